@@ -1,0 +1,21 @@
+"""pyprivml: fast exact kernels and protocols for privacy-preserving distributed machine learning.
+
+>>> import numpy as np, pyprivml as pp
+>>> F = pp.PrimeField()
+>>> pp.modmatmul(np.array([[F.p - 1]]), np.array([[F.p - 1]]), F)
+array([[1]])
+"""
+
+from .backends import available_backends, get_backend, set_backend
+from .field import DEFAULT_PRIME, PrimeField, is_prime, next_prime, prev_prime
+from .linalg import modcombine, modmatmul, modmatvec
+from .quantization import dequantize, quantize, quantize_stochastic, round_half_up, round_stochastic
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PrimeField", "DEFAULT_PRIME", "is_prime", "next_prime", "prev_prime",
+    "modmatmul", "modmatvec", "modcombine",
+    "quantize", "quantize_stochastic", "dequantize", "round_half_up", "round_stochastic",
+    "available_backends", "set_backend", "get_backend",
+]

@@ -1,0 +1,98 @@
+"""Backend registry: one module per backend, all implementing the same small primitive set.
+
+Every backend module defines these functions over arrays that the public layer has already
+validated (integer entries in [0, p), shapes agreeing); each returns int64 arrays in [0, p):
+
+``matmul(A, B, p)``
+    A (n, k) times B (k, m) modulo p, for any n, k, m, strides and integer dtype.
+``matvec(A, x, p)`` and ``matvec_t(A, x, p)``
+    A x and A^T x modulo p.
+``combine(C, X, p)``
+    The encoding-shaped product: a small coefficient matrix C (n, k) times a few very long
+    rows X (k, L). Mathematically ``matmul`` again; a separate entry so that backends can stream.
+``quantize(X, scale, p)`` -> (out, max_abs)
+    phi(Round(scale * X)) (seed 004 eqs. 3-5) and max |scale * X| (NaN if any entry is not finite).
+``quantize_stochastic(w, scale, p, key, copies)`` -> (out, max_abs)
+    ``copies`` independent phi(Round_stoc(scale * w)) (eqs. 6-7), shape ``w.shape + (copies,)``,
+    the uniforms drawn from the counter-based stream :func:`pyprivml.backends.numpy_backend.uniforms`
+    so every backend and thread count gives the same bits for the same key.
+
+and ``asarray(x)`` (move/convert into the backend's array type). The numpy backend is the exact
+reference every other backend is tested against.
+
+Choose a backend with :func:`set_backend`, the environment variable ``PYPRIVML_BACKEND`` or the
+per-call ``backend=`` keyword; ``"auto"`` takes CuPy for CuPy arrays and otherwise the first
+available of numba, cython, numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+__all__ = ["available_backends", "set_backend", "get_backend", "BACKEND_NAMES"]
+
+BACKEND_NAMES = ("numpy", "numba", "cython", "cupy")
+_CPU_AUTO_ORDER = ("numba", "cython", "numpy")
+_loaded: dict[str, ModuleType] = {}
+_failed: dict[str, str] = {}
+_current: str | None = None
+
+
+def _load(name: str) -> ModuleType:
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown backend {name!r}; valid names: {', '.join(BACKEND_NAMES)} or 'auto'")
+    if name in _loaded:
+        return _loaded[name]
+    if name in _failed:
+        raise ImportError(f"backend {name!r} is not available here: {_failed[name]}")
+    try:
+        module = importlib.import_module(f"pyprivml.backends.{name}_backend")
+    except ImportError as exc:
+        _failed[name] = str(exc)
+        raise ImportError(f"backend {name!r} is not available here: {exc}") from exc
+    _loaded[name] = module
+    return module
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that import and run on this machine."""
+    names = []
+    for name in BACKEND_NAMES:
+        try:
+            _load(name)
+        except ImportError:
+            continue
+        names.append(name)
+    return names
+
+
+def set_backend(name: str) -> None:
+    """Make `name` ("numpy", "numba", "cython", "cupy" or "auto") the default backend."""
+    global _current
+    if name != "auto":
+        _load(name)
+    _current = name
+
+
+def _is_cupy_array(x) -> bool:
+    return type(x).__module__.startswith("cupy")
+
+
+def get_backend(name: str | None = None, *arrays) -> ModuleType:
+    """The backend module for an explicit `name`, else the default (set_backend, then the
+    environment variable PYPRIVML_BACKEND, then "auto"). "auto" picks CuPy when given CuPy
+    arrays, otherwise the fastest available CPU backend."""
+    if name is None:
+        name = _current or os.environ.get("PYPRIVML_BACKEND", "auto")
+    if name != "auto":
+        return _load(name)
+    if any(_is_cupy_array(a) for a in arrays):
+        return _load("cupy")
+    for candidate in _CPU_AUTO_ORDER:
+        try:
+            return _load(candidate)
+        except ImportError:
+            continue
+    raise ImportError("no backend available")  # unreachable: numpy always imports

@@ -1,0 +1,88 @@
+"""Exact modular linear algebra over F_p, dispatched to a backend.
+
+Every function takes a :class:`~pyprivml.PrimeField` or a plain int p, integer arrays of any
+dtype, shape and strides with entries in [0, p), and returns int64 arrays in [0, p) equal bit for
+bit to the Python-integer result. Backends use delayed reduction: products accumulate in 64 bits
+and are reduced once per block of at most ``field.max_delayed_terms`` terms.
+
+Example
+-------
+>>> import numpy as np, pyprivml as pp
+>>> A = np.array([[1, 2], [3, 4]]); B = np.array([[5, 6], [7, 8]])
+>>> pp.modmatmul(A, B, 11)
+array([[ 8,  0],
+       [10,  6]])
+>>> pp.modmatvec(A, np.array([1, 1]), 11, transpose=True)
+array([4, 6])
+"""
+
+from __future__ import annotations
+
+from .backends import get_backend
+from .field import as_field, check_elements
+
+__all__ = ["modmatmul", "modmatvec", "modcombine"]
+
+
+def _operands(name, backend, field, arrays, check):
+    be = get_backend(backend, *arrays)
+    F = as_field(field)
+    arrays = [be.asarray(a) for a in arrays]
+    if check:
+        for label, a in zip(("first operand", "second operand"), arrays):
+            check_elements(a, F.p, f"{name}: {label}")
+    return be, F, arrays
+
+
+def _need_ndim(name, label, a, ndim):
+    if a.ndim != ndim:
+        raise ValueError(f"{name}: {label} must be {ndim}-D, got shape {tuple(a.shape)}")
+
+
+def modmatmul(A, B, field, *, backend=None, check=True):
+    """A @ B modulo p, exact, for A of shape (n, k) and B of shape (k, m).
+
+    ``check=False`` skips the range check (one pass over both inputs) for data the caller
+    already knows to lie in [0, p), such as a protocol's own encoded blocks.
+    """
+    be, F, (A, B) = _operands("modmatmul", backend, field, (A, B), check)
+    _need_ndim("modmatmul", "A", A, 2)
+    _need_ndim("modmatmul", "B", B, 2)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(
+            f"modmatmul: A has shape {tuple(A.shape)} and B has shape {tuple(B.shape)}; "
+            f"A's columns must equal B's rows"
+        )
+    return be.matmul(A, B, F.p)
+
+
+def modmatvec(A, x, field, *, transpose=False, backend=None, check=True):
+    """A @ x (or A.T @ x with ``transpose=True``) modulo p, for A (n, k) and a vector x."""
+    be, F, (A, x) = _operands("modmatvec", backend, field, (A, x), check)
+    _need_ndim("modmatvec", "A", A, 2)
+    _need_ndim("modmatvec", "x", x, 1)
+    inner = A.shape[0] if transpose else A.shape[1]
+    if x.shape[0] != inner:
+        what = "rows" if transpose else "columns"
+        raise ValueError(
+            f"modmatvec: A has shape {tuple(A.shape)} and x has length {x.shape[0]}; "
+            f"x must have one entry per {what} of A ({inner})"
+        )
+    return be.matvec_t(A, x, F.p) if transpose else be.matvec(A, x, F.p)
+
+
+def modcombine(C, X, field, *, backend=None, check=True):
+    """Linear combinations of long rows: C (n, k) @ X (k, L) modulo p, with k small and L huge.
+
+    This is the shape of Lagrange encoding (seed 004 eq. 9): each encoded block is a linear
+    combination of the K + T data and mask blocks, flattened to rows.
+    """
+    be, F, (C, X) = _operands("modcombine", backend, field, (C, X), check)
+    _need_ndim("modcombine", "C", C, 2)
+    _need_ndim("modcombine", "X", X, 2)
+    if C.shape[1] != X.shape[0]:
+        raise ValueError(
+            f"modcombine: C has shape {tuple(C.shape)} and X has shape {tuple(X.shape)}; "
+            f"C needs one column per row of X"
+        )
+    return be.combine(C, X, F.p)
