@@ -1,0 +1,152 @@
+"""The transport interface that every role (master, worker, organisation, peer) talks to.
+
+Roles never import mpi4py: they receive a :class:`Transport` and call ``send``/``recv`` on it, so
+the same role code runs under ``mpiexec`` (:mod:`pyprivml.comm.mpi`) and in one process with one
+thread per rank (:mod:`pyprivml.comm.inprocess`). Every transport counts messages, bytes and
+seconds per *phase* (a label the caller gives, such as ``"encode"`` or ``"gradient"``), which is
+what protocol reports are built from.
+
+Payloads are NumPy arrays (sent as raw buffers, never pickled) or small picklable control objects
+(dicts of scalars, lists of ints); ``nbytes`` of an array is what is counted for it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ANY_SOURCE = -1
+ANY_TAG = -1
+
+
+@dataclass
+class PhaseStats:
+    """Traffic and time of one phase, as seen by one rank."""
+
+    messages_sent: int = 0
+    messages_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class TrafficLog:
+    """Per-phase statistics plus, optionally, a record of every payload sent (for privacy tests)."""
+
+    phases: dict = field(default_factory=lambda: defaultdict(PhaseStats))
+    record_payloads: bool = False
+    sent: list = field(default_factory=list)  # (dest, tag, phase, payload) when record_payloads
+
+    def total(self) -> PhaseStats:
+        out = PhaseStats()
+        for s in self.phases.values():
+            for k, v in s.__dict__.items():
+                setattr(out, k, getattr(out, k) + v)
+        return out
+
+
+def payload_nbytes(payload) -> int:
+    """Bytes a payload occupies on the wire: the buffer size of an array, else its pickle size."""
+    if isinstance(payload, np.ndarray):
+        return payload.nbytes
+    return len(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class Request(ABC):
+    """A pending non-blocking operation."""
+
+    @abstractmethod
+    def wait(self):
+        """Block until done; for a receive, return (payload, source)."""
+
+    @abstractmethod
+    def test(self) -> bool:
+        """True once the operation has completed."""
+
+
+class Transport(ABC):
+    """Point-to-point messaging between ``size`` ranks, this end being ``rank``."""
+
+    rank: int
+    size: int
+
+    def __init__(self, rank: int, size: int, *, record_payloads: bool = False):
+        self.rank = rank
+        self.size = size
+        self.log = TrafficLog(record_payloads=record_payloads)
+        self.phase = "communication"
+
+    # -- what implementations provide ---------------------------------------------------------
+
+    @abstractmethod
+    def _send(self, payload, dest: int, tag: int) -> None: ...
+
+    @abstractmethod
+    def _recv(self, source: int, tag: int, timeout: float | None):
+        """Return (payload, source); raise TimeoutError after ``timeout`` seconds."""
+
+    @abstractmethod
+    def _isend(self, payload, dest: int, tag: int) -> Request: ...
+
+    @abstractmethod
+    def _irecv(self, source: int, tag: int) -> Request: ...
+
+    @abstractmethod
+    def barrier(self) -> None: ...
+
+    # -- counted operations that roles call -------------------------------------------------------
+
+    @contextmanager
+    def in_phase(self, name: str):
+        """Charge the traffic inside the block to phase ``name``."""
+        previous, self.phase = self.phase, name
+        try:
+            yield
+        finally:
+            self.phase = previous
+
+    def _count_send(self, payload, dest, tag, seconds):
+        s = self.log.phases[self.phase]
+        s.messages_sent += 1
+        s.bytes_sent += payload_nbytes(payload)
+        s.seconds += seconds
+        if self.log.record_payloads:
+            copy = payload.copy() if isinstance(payload, np.ndarray) else payload
+            self.log.sent.append((dest, tag, self.phase, copy))
+
+    def _count_recv(self, payload, seconds):
+        s = self.log.phases[self.phase]
+        s.messages_received += 1
+        s.bytes_received += payload_nbytes(payload)
+        s.seconds += seconds
+
+    def send(self, payload, dest: int, tag: int = 0) -> None:
+        t0 = time.perf_counter()
+        self._send(payload, dest, tag)
+        self._count_send(payload, dest, tag, time.perf_counter() - t0)
+
+    def recv(self, source: int = ANY_SOURCE, tag: int = ANY_TAG, timeout: float | None = None):
+        """Receive one payload; returns (payload, source)."""
+        t0 = time.perf_counter()
+        payload, src = self._recv(source, tag, timeout)
+        self._count_recv(payload, time.perf_counter() - t0)
+        return payload, src
+
+    def isend(self, payload, dest: int, tag: int = 0) -> Request:
+        t0 = time.perf_counter()
+        req = self._isend(payload, dest, tag)
+        self._count_send(payload, dest, tag, time.perf_counter() - t0)
+        return req
+
+    def irecv(self, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
+        return self._irecv(source, tag)
