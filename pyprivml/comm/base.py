@@ -25,6 +25,18 @@ ANY_SOURCE = -1
 ANY_TAG = -1
 
 
+class TransportTimeout(TimeoutError):
+    """A receive waited longer than its timeout; ``missing`` lists the ranks that never answered."""
+
+    def __init__(self, message: str, missing=()):
+        super().__init__(message)
+        self.missing = sorted(missing)
+
+
+class TransportAborted(RuntimeError):
+    """Another rank of the same run failed, so this rank's blocked receive was cancelled."""
+
+
 @dataclass
 class PhaseStats:
     """Traffic and time of one phase, as seen by one rank."""
@@ -150,3 +162,35 @@ class Transport(ABC):
 
     def irecv(self, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
         return self._irecv(source, tag)
+
+    # -- collective helpers built on the counted operations ---------------------------------------
+
+    def gather_first(self, sources, count: int, tag: int, timeout: float | None = None) -> dict:
+        """Receive one payload with ``tag`` from each of the first ``count`` of ``sources`` to answer.
+
+        Returns ``{source: payload}`` in arrival order (whichever ranks were fastest, not a fixed
+        set). Raises :class:`TransportTimeout` naming the ranks that had not answered when
+        ``timeout`` seconds (for the whole gather) ran out.
+        """
+        pending = set(int(s) for s in sources)
+        if not 0 <= count <= len(pending):
+            raise ValueError(f"gather_first: count = {count} must lie in [0, {len(pending)}] (the number of sources)")
+        got: dict = {}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while len(got) < count:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                if len(pending) == 1:
+                    payload, src = self.recv(next(iter(pending)), tag, timeout=remaining)
+                else:
+                    payload, src = self.recv(ANY_SOURCE, tag, timeout=remaining)
+            except TransportTimeout:
+                raise TransportTimeout(
+                    f"rank {self.rank} waited {timeout} s for {count} results with tag {tag} but got "
+                    f"{len(got)}; no answer from ranks {sorted(pending)} (slow, dead or crashed workers; "
+                    f"received from {list(got)})", missing=pending) from None
+            if src not in pending:
+                raise RuntimeError(f"rank {self.rank}: unexpected message with tag {tag} from rank {src}")
+            pending.discard(src)
+            got[src] = payload
+        return got

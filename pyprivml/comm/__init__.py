@@ -1,0 +1,96 @@
+"""Transports: one interface (:class:`Transport`), MPI and in-process implementations, one launcher.
+
+A protocol is written as a *role*: a function ``role(transport)`` that looks at ``transport.rank``
+and plays the master (rank 0) or a worker. :func:`launch` runs it
+
+* under ``mpiexec``: this process plays its own rank over :class:`~pyprivml.comm.mpi.MPITransport`;
+* in-process: every rank plays in its own thread over :class:`~pyprivml.comm.inprocess.InProcessTransport`.
+
+``kind="auto"`` picks MPI when this process was started by ``mpiexec`` with at least two ranks,
+in-process otherwise.
+
+>>> def role(t):
+...     if t.rank == 0:
+...         return sorted(t.gather_first(range(1, t.size), t.size - 1, tag=7, timeout=5).values())
+...     t.send({"hello from": t.rank}, dest=0, tag=7)
+>>> launch(role, 3, kind="inprocess").results[0] == [{"hello from": 1}, {"hello from": 2}]
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import (ANY_SOURCE, ANY_TAG, PhaseStats, Request, TrafficLog, Transport, TransportAborted,
+                   TransportTimeout, payload_nbytes)
+from .inprocess import InProcessNetwork, InProcessRun, InProcessTransport, run_inprocess
+from .mpi import MPITransport, launched_under_mpi
+
+__all__ = [
+    "ANY_SOURCE", "ANY_TAG", "PhaseStats", "TrafficLog", "Request", "Transport", "TransportTimeout",
+    "TransportAborted", "payload_nbytes", "InProcessNetwork", "InProcessTransport", "run_inprocess",
+    "MPITransport", "launched_under_mpi", "resolve_kind", "make_transport", "launch", "LaunchResult",
+]
+
+KINDS = ("auto", "mpi", "inprocess")
+
+
+def resolve_kind(kind: str = "auto") -> str:
+    """"mpi" or "inprocess": what ``kind`` means in this process ("auto" looks for mpiexec)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown transport {kind!r}; valid: {', '.join(KINDS)}")
+    if kind == "auto":
+        return "mpi" if launched_under_mpi(2) else "inprocess"
+    return kind
+
+
+def make_transport(kind: str = "auto", size: int | None = None, *, record_payloads: bool = False) -> list:
+    """The transports this process drives: ``[its MPI rank]`` under MPI, all ``size`` ranks in-process."""
+    kind = resolve_kind(kind)
+    if kind == "mpi":
+        t = MPITransport(record_payloads=record_payloads)
+        if size is not None and t.size != size:
+            raise ValueError(f"this run needs {size} MPI ranks but mpiexec started {t.size}; "
+                             f"launch it with mpiexec -n {size}")
+        return [t]
+    if size is None:
+        raise ValueError("an in-process transport needs size (the number of ranks)")
+    return InProcessNetwork(size, record_payloads=record_payloads).transports
+
+
+@dataclass
+class LaunchResult:
+    """``results[r]`` is rank r's return value for the ranks this process ran (None elsewhere)."""
+
+    kind: str
+    rank: int  # this process's rank under MPI; 0 in-process (the caller sees every rank)
+    results: list
+    transports: list
+
+    @property
+    def master(self):
+        """Rank 0's return value (None on the other ranks of an MPI run)."""
+        return self.results[0]
+
+
+def launch(role, size: int, kind: str = "auto", *, record_payloads: bool = False) -> LaunchResult:
+    """Run ``role(transport)`` on ``size`` ranks, over MPI (this process's rank) or in threads."""
+    kind = resolve_kind(kind)
+    if kind == "inprocess":
+        run = run_inprocess(role, size, record_payloads=record_payloads)
+        return LaunchResult("inprocess", 0, run.results, run.transports)
+    (t,) = make_transport("mpi", size, record_payloads=record_payloads)
+    results: list = [None] * size
+    transports: list = [None] * size
+    transports[t.rank] = t
+    try:
+        results[t.rank] = role(t)
+    except BaseException:
+        # One failed rank must bring the whole job down rather than leave the others waiting.
+        import sys
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        t.comm.Abort(1)
+    return LaunchResult("mpi", t.rank, results, transports)

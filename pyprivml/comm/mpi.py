@@ -1,0 +1,136 @@
+"""MPI transport over mpi4py: NumPy arrays travel as raw buffers, never pickled.
+
+An array is sent as two messages with the same tag: a tiny pickled header ``("nd", dtype, shape)``
+with lowercase ``send``, then the bytes with buffer-based ``Send`` (``Isend`` for ``isend``). MPI
+keeps messages between one pair of ranks with one tag in order, so the receiver, having matched
+the header, receives the buffer from the same source into an array it allocates from the header.
+Small control objects (dicts of scalars, lists of ints) go as one pickled message ``("obj", x)``.
+
+Receives poll ``Iprobe`` with a short sleep that backs off to 2 ms instead of blocking in ``Recv``:
+MPICH's blocking receive spins on a core, and with more ranks than cores (a master and a dozen
+workers on two cores) spinning receivers would steal the CPU from the ranks doing work. Polling is
+also what gives receives a timeout, so a dead worker can never hang the master.
+
+mpi4py is imported when a transport is created, never at module import: roles and in-process runs
+do not need MPI.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from .base import ANY_SOURCE, ANY_TAG, Request, Transport, TransportTimeout
+
+__all__ = ["MPITransport", "launched_under_mpi"]
+
+_MAX_POLL_SLEEP = 2e-3
+#: Environment variables that MPI launchers set in every rank: MPICH/Hydra, Open MPI, PMIx, Slurm.
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+
+
+def launched_under_mpi(min_size: int = 2) -> bool:
+    """Whether this process is one of at least ``min_size`` ranks started by mpiexec (no MPI import)."""
+    for var in _SIZE_VARIABLES:
+        value = os.environ.get(var)
+        if value is not None and value.isdigit():
+            return int(value) >= min_size
+    return False
+
+
+class _SendRequest(Request):
+    def __init__(self, requests, keep):
+        self._requests = requests
+        self._keep = keep  # the buffer must outlive the Isend
+
+    def wait(self):
+        for r in self._requests:
+            r.Wait()
+        self._keep = None
+        return None
+
+    def test(self) -> bool:
+        return all(r.Test() for r in self._requests)
+
+
+class _PendingRecv(Request):
+    def __init__(self, transport: "MPITransport", source: int, tag: int):
+        self.transport, self.source, self.tag = transport, source, tag
+        self.value = None
+
+    def wait(self):
+        if self.value is None:
+            self.value = self.transport.recv(self.source, self.tag)
+        return self.value
+
+    def test(self) -> bool:
+        if self.value is not None:
+            return True
+        t = self.transport
+        return bool(t.comm.Iprobe(source=t._src(self.source), tag=t._tag(self.tag)))
+
+
+class MPITransport(Transport):
+    """This process's rank of an MPI communicator (``COMM_WORLD`` unless one is given)."""
+
+    def __init__(self, comm=None, *, record_payloads: bool = False):
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        super().__init__(self.comm.Get_rank(), self.comm.Get_size(), record_payloads=record_payloads)
+
+    def _src(self, source):
+        return self.MPI.ANY_SOURCE if source == ANY_SOURCE else int(source)
+
+    def _tag(self, tag):
+        return self.MPI.ANY_TAG if tag == ANY_TAG else int(tag)
+
+    @staticmethod
+    def _split(payload):
+        if isinstance(payload, np.ndarray) and payload.dtype != object:
+            buf = np.ascontiguousarray(payload)
+            return ("nd", buf.dtype.str, buf.shape), buf
+        return ("obj", payload), None
+
+    def _send(self, payload, dest, tag):
+        header, buf = self._split(payload)
+        self.comm.send(header, dest=int(dest), tag=int(tag))
+        if buf is not None:
+            self.comm.Send([buf, self.MPI.BYTE], dest=int(dest), tag=int(tag))
+
+    def _isend(self, payload, dest, tag):
+        header, buf = self._split(payload)
+        reqs = [self.comm.isend(header, dest=int(dest), tag=int(tag))]
+        if buf is not None:
+            reqs.append(self.comm.Isend([buf, self.MPI.BYTE], dest=int(dest), tag=int(tag)))
+        return _SendRequest(reqs, buf)
+
+    def _recv(self, source, tag, timeout):
+        status = self.MPI.Status()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 2e-5
+        while not self.comm.Iprobe(source=self._src(source), tag=self._tag(tag), status=status):
+            if deadline is not None and time.monotonic() >= deadline:
+                who = "any rank" if source == ANY_SOURCE else f"rank {source}"
+                raise TransportTimeout(f"rank {self.rank}: no message from {who} with tag {tag} "
+                                       f"within {timeout} s",
+                                       missing=[] if source == ANY_SOURCE else [source])
+            time.sleep(pause)
+            pause = min(pause * 2, _MAX_POLL_SLEEP)
+        src, tg = status.Get_source(), status.Get_tag()
+        header = self.comm.recv(source=src, tag=tg)
+        if header[0] == "obj":
+            return header[1], src
+        _, dtype, shape = header
+        out = np.empty(shape, dtype=np.dtype(dtype))
+        self.comm.Recv([out, self.MPI.BYTE], source=src, tag=tg)
+        return out, src
+
+    def _irecv(self, source, tag):
+        return _PendingRecv(self, source, tag)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
