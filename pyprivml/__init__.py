@@ -8,8 +8,11 @@ array([[1]])
 
 from .backends import available_backends, get_backend, set_backend
 from .field import DEFAULT_PRIME, PrimeField, is_prime, next_prime, prev_prime
+from .lagrange import LagrangeCode
 from .linalg import modcombine, modmatmul, modmatvec
 from .quantization import dequantize, quantize, quantize_stochastic, round_half_up, round_stochastic
+from .random import SecureRandom
+from .shamir import recombination_vector, shamir_reconstruct, shamir_share
 
 __version__ = "0.1.0"
 
@@ -18,4 +21,5 @@ __all__ = [
     "modmatmul", "modmatvec", "modcombine",
     "quantize", "quantize_stochastic", "dequantize", "round_half_up", "round_stochastic",
     "available_backends", "set_backend", "get_backend",
+    "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
 ]
