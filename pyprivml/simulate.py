@@ -49,6 +49,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,6 +245,17 @@ class SimulatedTransport(Transport):
             self._charge_compute()
         self._mark = time.perf_counter()
         return self.clock
+
+    @contextmanager
+    def in_phase(self, name: str):
+        """As :meth:`Transport.in_phase`, charging the computation so far to the phase it ran in."""
+        self.now()
+        previous, self.phase = self.phase, name
+        try:
+            yield
+        finally:
+            self.now()
+            self.phase = previous
 
     def _charge_compute(self) -> None:
         dt = time.perf_counter() - self._mark
