@@ -146,7 +146,7 @@ class SecureRandom:
 
     def _below(self, bound: int, n: int) -> np.ndarray:
         """n independent uniform integers in [0, bound), 1 <= bound <= 2**32, as int64."""
-        if bound == 1:
+        if bound == 1 or n == 0:
             return np.zeros(n, dtype=np.int64)
         accept = (_WORD - (_WORD % bound)) / _WORD  # >= 1/2 for every bound <= 2**32
         parts, have = [], 0
