@@ -12,20 +12,23 @@ Master (rank 0, the data owner)
 Worker j of group g
     holds [X'_g]_T and [W-bar]_T. With one degree reduction (:mod:`.multiply`) per product it
     computes [Z]_T = [X'_g W-bar]_T, the running products [P_i]_T = [P_{i-1} * Z_i]_T (eq. 15,
-    i = 2..r), and sends the degree-2T shares of X'_g^T P_i, i = 1..r, to the master: a product
-    whose degree 2T the master can still open from the group's 2T+1 shares, so the last
-    multiplication needs no reduction.
+    i = 2..r), the share [s-bar]_T = c-bar_0 + sum_i c-bar_i [P_i]_T (public coefficients: no
+    communication), and sends the degree-2T share of X'_g^T s-bar (eq. 18) to the master, which
+    opens it from the group's 2T+1 shares, so this last product needs no reduction.
 
 Fixed point and truncation
 --------------------------
-No truncation is needed anywhere. The circuit has fixed multiplicative depth r + 1, so the
-scale of every value is known in advance, exactly as in CodedPrivateML: Z is at scale
-2**(l_x + l_w), P_i at 2**(i (l_x + l_w)) and X'^T P_i at 2**(l_x + i (l_x + l_w)), which for
-i = r is the l of eq. (23). The prime is chosen (as for CodedPrivateML, sec. III-A) so that
-these values never wrap around; the master removes the scale when it converts back to the reals
-(eq. 23) and applies the real coefficients c_i of the sigmoid polynomial (eq. 13) there, so they
-are never rounded to the field. The decoded sum over groups is exactly X-bar^T P_i of the whole
-dataset, the same field elements CodedPrivateML decodes for the same W-bar (eq. 22).
+No truncation is needed anywhere. The circuit has fixed multiplicative depth r + 1, so every
+scale is known in advance and is the one CodedPrivateML uses
+(:class:`pyprivml.protocols.fixedpoint.FixedPointPlan`): Z at 2**(l_x + l_w), P_i at
+2**(i (l_x + l_w)), the coefficients c-bar_i = Round(c_i 2**(l_c + (r - i)(l_x + l_w))), and
+X'^T s-bar at 2**l with l = l_x + l_c + r (l_x + l_w) (eq. 23 with the coefficient bits l_c).
+The prime is chosen so that nothing wraps around, and the master checks it every iteration with
+the same :class:`~pyprivml.protocols.fixedpoint.WrapAroundGuard`; it removes the scale only
+when it converts back to the reals (eq. 23). The sum over groups of the opened values is exactly
+X-bar^T s-bar(X-bar, W-bar) of the whole dataset: the same field elements CodedPrivateML decodes
+for the same W-bar (eq. 22), so for the same weight quantisation the three protocols take the
+same steps.
 
 Timing
 ------
@@ -41,15 +44,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...field import DEFAULT_PRIME, PrimeField
-from ...linalg import modmatmul
+from ...linalg import modcombine, modmatvec
 from ...quantization import dequantize, quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...shamir import shamir_share
+from ..fixedpoint import FixedPointPlan, WrapAroundGuard
+from ..sigmoid import fit_sigmoid
 from .multiply import reducer_class
 from .sharing import (DEFAULT_GROUPS, TAG_CONTROL, TAG_DATA, TAG_RESULT, TAG_WEIGHTS, clock_of,
-                      make_groups)
+                      fadd, make_groups)
 
-__all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "TASKS"]
+__all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "train_mpc", "expected_messages", "TASKS"]
 
 TASKS = ("logistic", "linear")
 
@@ -71,6 +76,7 @@ class MPCConfig:
     prime: int = DEFAULT_PRIME
     seed: int | None = None
     coefficients: tuple = field(default=())
+    l_c: int | None = None
 
     def __post_init__(self):
         reducer_class(self.protocol)  # validates the name
@@ -87,6 +93,19 @@ class MPCConfig:
             raise ValueError(f"coefficients must hold r + 1 = {self.degree + 1} values c_0..c_r, "
                              f"got {len(self.coefficients)}")
 
+    def polynomial(self) -> tuple:
+        """c_0..c_r: the given ones, else the least-squares sigmoid fit (eq. 13) for logistic
+        regression and s(z) = z for linear regression."""
+        if self.coefficients:
+            return tuple(float(c) for c in self.coefficients)
+        if self.task == "linear":
+            return (0.0, 1.0) + (0.0,) * (self.degree - 1)
+        return tuple(float(c) for c in fit_sigmoid(self.degree))
+
+    def plan(self) -> FixedPointPlan:
+        """The fixed-point scales, shared with CodedPrivateML."""
+        return FixedPointPlan(self.field, self.l_x, self.l_w, self.polynomial(), self.l_c)
+
     @property
     def field(self) -> PrimeField:
         return PrimeField(self.prime)
@@ -98,9 +117,6 @@ class MPCConfig:
     def make_groups(self):
         return make_groups(self.N, self.field, T=self.T, groups=self.groups)
 
-    def term_scale(self, i: int) -> int:
-        """The scale exponent of X^T P_i: l_x + i (l_x + l_w) (eq. 23 for i = r)."""
-        return self.l_x + i * (self.l_x + self.l_w)
 
 
 def _row_blocks(m: int, G: int):
@@ -126,6 +142,7 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     group = mine[0]
     F, clock = group.field, clock_of(transport)
     reducer = reducer_class(cfg.protocol)(transport, group, SecureRandom())
+    c = cfg.plan().field_coefficients()                       # public c-bar_0..c-bar_r
     with transport.in_phase("communication"):
         X, _ = transport.recv(source=0, tag=TAG_DATA)
     reducer.prepare(cfg.iterations * _elements_per_iteration(X.shape[0], cfg.degree))
@@ -138,10 +155,11 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
             P = [Z[:, 0]]
             for i in range(1, cfg.degree):                    # eq. (15): running products
                 P.append(reducer.multiply(P[-1], Z[:, i]))
-            terms = modmatmul(X.T, np.stack(P, axis=1), F, check=False)   # degree 2T, (d, r)
+            s_bar = fadd(modcombine(c[None, 1:], np.stack(P), F, check=False)[0], c[0], F)
+            result = modmatvec(X, s_bar, F, transpose=True, check=False)   # eq. (18), degree 2T
         stats["computation"] += clock() - t0 - (reducer.online_seconds - red0)
         with transport.in_phase("communication"):
-            transport.send(terms, 0, TAG_RESULT)
+            transport.send(result, 0, TAG_RESULT)
     stats["degree_reduction"] = reducer.online_seconds
     stats["offline"] = reducer.offline_seconds
     stats["rounds"] = reducer.rounds
@@ -149,21 +167,19 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     return stats
 
 
-def mpc_master(transport, cfg: MPCConfig, X, y, *, coefficients, w0=None, callback=None) -> dict:
+def mpc_master(transport, cfg: MPCConfig, X, y, *, w0=None, callback=None) -> dict:
     """Master role: trains on (X, y) and returns the weights, history and seconds per phase.
 
-    ``coefficients`` are the real c_0..c_r of the sigmoid polynomial (eq. 13; c = (0, 1) for
-    linear regression). ``callback(t, w)``, if given, is called after every update.
+    ``callback(t, w)``, if given, is called after every update.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).ravel()
     m, d = X.shape
     if y.shape[0] != m:
         raise ValueError(f"X has {m} rows but y has {y.shape[0]} labels")
-    c = np.asarray(coefficients, dtype=np.float64)
-    if c.shape != (cfg.degree + 1,):
-        raise ValueError(f"need r + 1 = {cfg.degree + 1} coefficients, got shape {c.shape}")
     F, clock = cfg.field, clock_of(transport)
+    plan = cfg.plan()
+    guard = WrapAroundGuard(X, plan)
     groups = cfg.make_groups()
     blocks = _row_blocks(m, len(groups))
     if min(b - a for a, b in blocks) < 1:
@@ -185,16 +201,14 @@ def mpc_master(transport, cfg: MPCConfig, X, y, *, coefficients, w0=None, callba
     seconds["communication"] += clock() - t1
     del shares
 
-    # The parts of the gradient the master computes itself from the quantised data (eq. 17):
-    # c_0 X-bar^T 1 and X-bar^T y, in the reals.
-    Xbar = dequantize(Xq, cfg.l_x, F)
-    base = c[0] * Xbar.sum(axis=0) - Xbar.T @ y
-    del Xbar
+    # The label term of eq. (17), X-bar^T y, the master computes itself in the reals.
+    Xty = dequantize(Xq, cfg.l_x, F).T @ y
     w = np.zeros(d) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
     stream = np.random.SeedSequence(cfg.seed)
     history = []
     for t in range(cfg.iterations):
         t0 = clock()
+        guard.check(w, when=f"iteration {t}")
         with transport.in_phase("encode"):
             key = int(stream.spawn(1)[0].generate_state(1)[0]) if cfg.seed is not None else None
             Wq = quantize_stochastic(w, cfg.l_w, F, copies=cfg.degree, seed=key)   # eqs. (7)-(8)
@@ -208,16 +222,14 @@ def mpc_master(transport, cfg: MPCConfig, X, y, *, coefficients, w0=None, callba
                        for g in groups]
         t2 = clock()
         with transport.in_phase("decode"):
-            total = np.zeros((d, cfg.degree), dtype=np.int64)
+            total = np.zeros(d, dtype=np.int64)
             for g, res in zip(groups, results):
-                opened = modmatmul(g.recombination()[None, :], np.stack(res).reshape(g.n, -1), F,
-                                   check=False).reshape(d, cfg.degree)   # degree 2T, all 2T+1
-                total = (total + opened) % F.p
+                opened = modcombine(g.recombination()[None, :], np.stack(res), F,
+                                    check=False)[0]            # degree 2T from all 2T+1 shares
+                total = fadd(total, opened, F)                 # eq. (22): sum over the G blocks
         t3 = clock()
         with transport.in_phase("update"):
-            grad = base.copy()
-            for i in range(1, cfg.degree + 1):                # eq. (23), then eq. (17)
-                grad += c[i] * dequantize(total[:, i - 1], cfg.term_scale(i), F)
+            grad = dequantize(total, plan.exponent, F) - Xty  # eq. (23), then eq. (17)
             w = w - cfg.lr / m * grad
             if callback is not None:
                 callback(t, w)
@@ -247,7 +259,7 @@ def mpc_master(transport, cfg: MPCConfig, X, y, *, coefficients, w0=None, callba
     }
 
 
-def mpc_role(cfg: MPCConfig, X=None, y=None, *, coefficients, w0=None, callback=None):
+def mpc_role(cfg: MPCConfig, X=None, y=None, *, w0=None, callback=None):
     """A role function ``role(transport)`` for the launchers: master on rank 0, workers elsewhere."""
     if cfg.N + 1 < 2:
         raise ValueError("need at least one worker")
@@ -257,7 +269,7 @@ def mpc_role(cfg: MPCConfig, X=None, y=None, *, coefficients, w0=None, callback=
             raise ValueError(f"the {cfg.protocol} run needs N + 1 = {cfg.N + 1} ranks (master and "
                              f"N workers), the transport has {transport.size}")
         if transport.rank == 0:
-            return mpc_master(transport, cfg, X, y, coefficients=coefficients, w0=w0, callback=callback)
+            return mpc_master(transport, cfg, X, y, w0=w0, callback=callback)
         return mpc_worker(transport, cfg)
 
     return role
@@ -270,3 +282,35 @@ def expected_messages(protocol: str, T: int, groups: int = DEFAULT_GROUPS) -> in
     per_group = n * (n - 1) if protocol == "bgw" else 2 * (n - 1)
     return groups * per_group
 
+
+
+def train_mpc(X, y, cfg: MPCConfig, *, launcher: str = "inprocess", network=None, w0=None,
+              callback=None) -> dict:
+    """Run a whole BGW or BH08 training on N + 1 ranks of one process and return the master's
+    result (weights, history, seconds per phase, worker seconds, groups, T) plus the traffic.
+
+    ``launcher="inprocess"`` runs every rank as a thread (real time); ``"simulated"`` runs them
+    one at a time on :mod:`pyprivml.simulate`'s modelled ``network`` and adds the simulated
+    ``total`` and ``breakdown`` (virtual seconds).
+    """
+    role = mpc_role(cfg, X, y, w0=w0, callback=callback)
+    if launcher == "simulated":
+        from ...simulate import EC2_M3_XLARGE, run_simulated
+
+        run = run_simulated(role, cfg.N + 1, network=network or EC2_M3_XLARGE)
+        out = dict(run.results[0])
+        out["simulated_total"] = run.total
+        out["breakdown"] = run.critical_path
+    elif launcher == "inprocess":
+        from ...comm.inprocess import run_inprocess
+
+        run = run_inprocess(role, cfg.N + 1)
+        out = dict(run.results[0])
+    else:
+        raise ValueError(f"launcher must be 'inprocess' or 'simulated', got {launcher!r}")
+    traffic = [t.log for t in run.transports]
+    out["messages"] = {ph: sum(log.phases[ph].messages_sent for log in traffic if ph in log.phases)
+                       for ph in sorted({ph for log in traffic for ph in log.phases})}
+    out["bytes"] = {ph: sum(log.phases[ph].bytes_sent for log in traffic if ph in log.phases)
+                    for ph in out["messages"]}
+    return out
