@@ -64,9 +64,9 @@ def test_lagrange_basis_matches_reference(p, rng):
     assert L[-1].tolist() == [0, 0, 1, 0, 0, 0]
 
 
-def test_powmod_prod_vandermonde():
-    x = np.array([0, 1, 2, 5, 10])
-    assert _poly.powmod(x, 9, 11).tolist() == [pow(int(v), 9, 11) for v in x]
+def test_mulmod_prod_vandermonde():
+    big = pp.prev_prime(2**32)
+    assert _poly.mulmod(np.array([big - 1]), np.array([big - 1]), big).tolist() == [1]
     assert _poly.prod_mod(np.array([[2, 3, 4], [10, 10, 10]]), 11, axis=1).tolist() == [2, 10]
     assert _poly.vandermonde(np.array([2, 3]), 3, 11).tolist() == [[1, 2, 4, 8], [1, 3, 9, 5]]
 
