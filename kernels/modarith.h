@@ -1,0 +1,55 @@
+/*
+ * Reduction of 64-bit sums modulo a 32-bit p without a division instruction, written so that
+ * compilers vectorise it (internal to the kernels).
+ *
+ * x = hi * 2**32 + lo is folded to y = hi * (2**32 mod p) + lo, which is congruent to x and below
+ * (2**32 - 1) * p < 2**64. The quotient y / p < 2**32 is then estimated in double precision with
+ * relative error below 2**-50, so the estimate is off by at most one and r = y - q p lies in
+ * [-p, 2p): one conditional correction each way gives y mod p exactly.
+ */
+#ifndef PYPRIVML_MODARITH_H
+#define PYPRIVML_MODARITH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Below this many delayed terms (p above about 2**29.5) every product is reduced on its own. */
+#define PPML_SMALL_BLOCK 32
+/* Sums of reduced products (each < p < 2**32) are folded before 2**31 of them pile up. */
+#define PPML_PER_PRODUCT_CHUNK ((size_t)1 << 31)
+
+typedef struct {
+    uint64_t p;
+    uint64_t two32; /* 2**32 mod p */
+    double inv;     /* 1 / p, rounded */
+    uint64_t block; /* products of two elements addable to a residue (< p) without wrapping */
+} ppml_modulus;
+
+static inline ppml_modulus ppml_modulus_make(uint32_t p)
+{
+    ppml_modulus m;
+    uint64_t pm1 = (uint64_t)p - 1u;
+    m.p = p;
+    m.two32 = ((uint64_t)1 << 32) % p;
+    m.inv = 1.0 / (double)p;
+    /* residue + block * (p-1)**2 <= (p-1) + block * (p-1)**2 <= 2**64 - 1; p (p-1) < 2**64 so
+     * block >= 1 for every p < 2**32. */
+    m.block = pm1 <= 1u ? UINT64_MAX : (UINT64_MAX - pm1) / (pm1 * pm1);
+    return m;
+}
+
+static inline uint64_t ppml_reduce(uint64_t x, uint64_t p, uint64_t two32, double inv)
+{
+    uint64_t y = (x >> 32) * two32 + (x & 0xFFFFFFFFu);
+    uint64_t q = (uint64_t)(int64_t)((double)y * inv); /* < 2**33: the signed conversion is exact */
+    int64_t r = (int64_t)(y - q * p);
+    r += r < 0 ? (int64_t)p : 0;
+    r -= r >= (int64_t)p ? (int64_t)p : 0;
+    return (uint64_t)r;
+}
+
+#define REDUCE(v, md) ppml_reduce((v), (md)->p, (md)->two32, (md)->inv)
+
+static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+#endif /* PYPRIVML_MODARITH_H */

@@ -1,0 +1,178 @@
+/*
+ * Exact modular matrix products over F_p with delayed reduction (DESIGN.md, "Finite field
+ * conventions"): products of uint32 elements accumulate in uint64 and are reduced modulo p only
+ * when one more block of products could wrap, i.e. once per inner product for the default
+ * p < 2**25 and k <= 16384.
+ *
+ * matmul keeps 4 x 4 output tiles in sixteen uint64 accumulators and walks both operands (A and
+ * B transposed) contiguously, so gcc -O3 turns the inner loop into 32 x 32 -> 64-bit vector
+ * multiplies (vpmuludq). k is cut into chunks that keep a 4-row panel of A in L1 and a block of
+ * B's rows in L2; partial sums live in the output buffer between chunks.
+ *
+ * For p close to 2**32 fewer than PPML_SMALL_BLOCK products fit in 64 bits; then every product is
+ * reduced on its own before it is added (still exact, slower).
+ *
+ * The streaming products (A^T x and the encoding shape) are in combine.c.
+ */
+#include <string.h>
+
+#include "modarith.h"
+#include "pyprivml_kernels.h"
+
+enum {
+    KC = 1024, /* inner-dimension chunk: 4 rows of A = 16 KiB stay in L1 */
+    JB = 64    /* rows of Bt per block: JB x KC x 4 bytes = 256 KiB stay in L2 */
+};
+
+uint64_t ppml_max_delayed_terms(uint32_t p)
+{
+    uint64_t pm1 = (uint64_t)p - 1u;
+    if (pm1 <= 1u)
+        return UINT64_MAX;
+    return UINT64_MAX / (pm1 * pm1);
+}
+
+/* c[r][q] += sum_t a_r[t] b_q[t] for a 4 x 4 tile; reduced modulo p when `reduce` is set. */
+static void tile4x4(size_t len, const uint32_t *restrict a, size_t lda,
+                    const uint32_t *restrict b, size_t ldb,
+                    uint64_t *restrict c, size_t ldc, const ppml_modulus *md, int reduce)
+{
+    const uint32_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    const uint32_t *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
+    uint64_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    uint64_t s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+    for (size_t t = 0; t < len; ++t) {
+        const uint64_t x0 = a0[t], x1 = a1[t], x2 = a2[t], x3 = a3[t];
+        const uint64_t y0 = b0[t], y1 = b1[t], y2 = b2[t], y3 = b3[t];
+        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+        s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
+        s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+    }
+    const uint64_t s[16] = {s00, s01, s02, s03, s10, s11, s12, s13,
+                            s20, s21, s22, s23, s30, s31, s32, s33};
+    for (int r = 0; r < 4; ++r) {
+        for (int q = 0; q < 4; ++q) {
+            uint64_t v = c[r * ldc + q] + s[4 * r + q];
+            c[r * ldc + q] = reduce ? REDUCE(v, md) : v;
+        }
+    }
+}
+
+/* c[r * cs] += sum_t a_r[t] v[t] for four rows a_r: a 4 x 1 tile, or a 1 x 4 tile with the
+ * operands' roles swapped. */
+static void tile4x1(size_t len, const uint32_t *restrict a, size_t lda,
+                    const uint32_t *restrict v, uint64_t *restrict c, size_t cs,
+                    const ppml_modulus *md, int reduce)
+{
+    const uint32_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t t = 0; t < len; ++t) {
+        const uint64_t y = v[t];
+        s0 += a0[t] * y; s1 += a1[t] * y; s2 += a2[t] * y; s3 += a3[t] * y;
+    }
+    const uint64_t s[4] = {s0, s1, s2, s3};
+    for (int r = 0; r < 4; ++r) {
+        uint64_t w = c[r * cs] + s[r];
+        c[r * cs] = reduce ? REDUCE(w, md) : w;
+    }
+}
+
+static void tile1x1(size_t len, const uint32_t *restrict a, const uint32_t *restrict b,
+                    uint64_t *restrict c, const ppml_modulus *md, int reduce)
+{
+    uint64_t s = 0;
+    for (size_t t = 0; t < len; ++t)
+        s += (uint64_t)a[t] * b[t];
+    s += *c;
+    *c = reduce ? REDUCE(s, md) : s;
+}
+
+/* sum_t (a[t] b[t] mod p) mod p, for primes too large for delayed reduction. */
+static uint64_t dot_per_product(size_t len, const uint32_t *restrict a,
+                                const uint32_t *restrict b, const ppml_modulus *md)
+{
+    const uint64_t p = md->p, two32 = md->two32;
+    const double inv = md->inv;
+    uint64_t total = 0;
+    for (size_t t0 = 0; t0 < len; t0 += PPML_PER_PRODUCT_CHUNK) {
+        size_t end = min_size(len, t0 + PPML_PER_PRODUCT_CHUNK);
+        uint64_t s = 0;
+        for (size_t t = t0; t < end; ++t)
+            s += ppml_reduce((uint64_t)a[t] * b[t], p, two32, inv);
+        total = ppml_reduce(total + s, p, two32, inv);
+    }
+    return total;
+}
+
+static void matmul_per_product(size_t n, size_t m, size_t k, const uint32_t *A, size_t lda,
+                               const uint32_t *Bt, size_t ldb, const ppml_modulus *md,
+                               int64_t *C, size_t ldc)
+{
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < m; ++j)
+            C[i * ldc + j] = (int64_t)dot_per_product(k, A + i * lda, Bt + j * ldb, md);
+}
+
+/* One chunk of the inner dimension, [k0, k0 + len), added into the partial sums in acc. */
+static void matmul_chunk(size_t n, size_t m, size_t k0, size_t len,
+                         const uint32_t *A, size_t lda, const uint32_t *Bt, size_t ldb,
+                         uint64_t *acc, size_t ldc, const ppml_modulus *md, int reduce)
+{
+    for (size_t j0 = 0; j0 < m; j0 += JB) {
+        const size_t jend = min_size(m, j0 + JB);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            const uint32_t *a = A + i * lda + k0;
+            size_t j = j0;
+            for (; j + 4 <= jend; j += 4)
+                tile4x4(len, a, lda, Bt + j * ldb + k0, ldb, acc + i * ldc + j, ldc, md, reduce);
+            for (; j < jend; ++j)
+                tile4x1(len, a, lda, Bt + j * ldb + k0, acc + i * ldc + j, ldc, md, reduce);
+        }
+        for (; i < n; ++i) {
+            const uint32_t *a = A + i * lda + k0;
+            size_t j = j0;
+            for (; j + 4 <= jend; j += 4)
+                tile4x1(len, Bt + j * ldb + k0, ldb, a, acc + i * ldc + j, 1, md, reduce);
+            for (; j < jend; ++j)
+                tile1x1(len, a, Bt + j * ldb + k0, acc + i * ldc + j, md, reduce);
+        }
+    }
+}
+
+void ppml_matmul(size_t n, size_t m, size_t k,
+                 const uint32_t *A, size_t lda,
+                 const uint32_t *Bt, size_t ldb,
+                 uint32_t p, int64_t *C, size_t ldc)
+{
+    if (n == 0 || m == 0)
+        return;
+    const ppml_modulus md = ppml_modulus_make(p);
+    if (md.block < PPML_SMALL_BLOCK && k > 0) {
+        matmul_per_product(n, m, k, A, lda, Bt, ldb, &md, C, ldc);
+        return;
+    }
+    /* int64_t and uint64_t may alias (C99 6.5p7): the output holds the uint64 partial sums. */
+    uint64_t *acc = (uint64_t *)C;
+    for (size_t i = 0; i < n; ++i)
+        memset(acc + i * ldc, 0, m * sizeof *acc);
+    const size_t kc = (size_t)(md.block < KC ? md.block : KC);
+    uint64_t since = 0; /* products added since the last reduction */
+    for (size_t k0 = 0; k0 < k; k0 += kc) {
+        const size_t len = min_size(kc, k - k0);
+        const size_t next = min_size(kc, k - k0 - len);
+        since += len;
+        const int reduce = next == 0 || since + next > md.block;
+        matmul_chunk(n, m, k0, len, A, lda, Bt, ldb, acc, ldc, &md, reduce);
+        if (reduce)
+            since = 0;
+    }
+}
+
+void ppml_matvec(size_t n, size_t k, const uint32_t *A, size_t lda,
+                 const uint32_t *x, uint32_t p, int64_t *y)
+{
+    /* A x is A (x^T)^T: a matmul with one row of Bt. */
+    ppml_matmul(n, 1, k, A, lda, x, k, p, y, 1);
+}
