@@ -292,3 +292,13 @@ def test_property_round_trip(N, K, T, m, d, seed):
         res = {i: Xt[i] if degree == 1 else Xt[i] * Xt[i] % P for i in S}
         got = code.unpad(code.decode(res, degree), m)
         assert np.array_equal(got, X if degree == 1 else X * X % P)
+
+
+def test_docs_coding_examples():
+    """docs/coding.md is runnable: its examples pass as a doctest."""
+    import doctest
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "coding.md"
+    result = doctest.testfile(str(path), module_relative=False, verbose=False)
+    assert result.attempted > 20 and result.failed == 0
