@@ -225,11 +225,21 @@ class LagrangeCode:
         degree = _count("degree", degree, 0)
         return degree * (self.K + self.T - 1) + 1
 
+    def _check_workers(self, workers) -> tuple[int, ...]:
+        out = []
+        for w in workers:
+            if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 0 <= w < self.N:
+                raise ValueError(f"unknown worker index {w!r}: results must be keyed by worker indices 0..{self.N - 1}")
+            out.append(int(w))
+        if len(set(out)) != len(out):
+            raise ValueError(f"worker indices must be distinct, got {out}")
+        return tuple(out)
+
     def decoding_matrix(self, workers) -> np.ndarray:
         """D (K, len(workers)) with D[k, i] = prod_{j != i} (beta_k - alpha_j) / (alpha_i - alpha_j)
         over the given workers (eq. 21), cached per set of workers (least recently used first out).
         Column i belongs to ``workers[i]``."""
-        workers = tuple(int(w) for w in workers)
+        workers = self._check_workers(workers)
         key = tuple(sorted(workers))
         D = self._decoders.get(key)
         if D is None:
@@ -281,11 +291,7 @@ class LagrangeCode:
                 f"decoding a degree-{degree} computation needs results from recovery_threshold({degree}) "
                 f"= {need} workers ({degree}*(K+T-1)+1 with K = {self.K}, T = {self.T}), got {len(results)}"
             )
-        workers = []
-        for w in list(results)[:need]:
-            if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 0 <= w < self.N:
-                raise ValueError(f"unknown worker index {w!r}: results must be keyed by worker indices 0..{self.N - 1}")
-            workers.append(int(w))
+        workers = self._check_workers(list(results)[:need])
         first = results[workers[0]]
         xp = _array_module(first)
         arrays = [xp.asarray(results[w]) for w in workers]

@@ -267,11 +267,15 @@ def test_decode_bad_inputs():
         code.decode([z, z], degree=1)
     with pytest.raises(ValueError, match="degree must be >= 0"):
         code.recovery_threshold(-1)
+    with pytest.raises(ValueError, match="distinct"):
+        code.decoding_matrix([1, 1])
+    with pytest.raises(ValueError, match="unknown worker index 7"):
+        code.decoding_matrix([1, 7])
     with pytest.raises(ValueError, match="do not fit"):
         code.unpad(np.zeros((1, 2)), 3)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     N=st.integers(1, 9), K=st.integers(1, 4), T=st.integers(0, 3),
     m=st.integers(1, 9), d=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
