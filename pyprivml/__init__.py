@@ -7,6 +7,8 @@ array([[1]])
 """
 
 from .backends import available_backends, get_backend, set_backend
+from .estimators import (CodedPrivateLinearRegression, CodedPrivateLogisticRegression,
+                         GradientDescentLinearRegression, GradientDescentLogisticRegression)
 from .field import DEFAULT_PRIME, PrimeField, is_prime, next_prime, prev_prime
 from .lagrange import LagrangeCode
 from .linalg import modcombine, modmatmul, modmatvec
@@ -22,4 +24,6 @@ __all__ = [
     "quantize", "quantize_stochastic", "dequantize", "round_half_up", "round_stochastic",
     "available_backends", "set_backend", "get_backend",
     "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
+    "CodedPrivateLogisticRegression", "CodedPrivateLinearRegression",
+    "GradientDescentLogisticRegression", "GradientDescentLinearRegression",
 ]
