@@ -37,6 +37,7 @@ from .field import PrimeField, as_field
 __all__ = ["SecureRandom", "default_rng", "as_secure_rng"]
 
 _WORD = 1 << 32
+_CHUNK = 1 << 20  # values per round of rejection sampling: bounds the temporary memory
 _LITTLE = sys.byteorder == "little"
 
 
@@ -145,19 +146,24 @@ class SecureRandom:
     # -- integers ------------------------------------------------------------------------
 
     def _below(self, bound: int, n: int) -> np.ndarray:
-        """n independent uniform integers in [0, bound), 1 <= bound <= 2**32, as int64."""
-        if bound == 1 or n == 0:
-            return np.zeros(n, dtype=np.int64)
+        """n independent uniform integers in [0, bound), 1 <= bound <= 2**32, as int64.
+
+        Words are drawn and filtered in chunks of _CHUNK values, which bounds the temporary
+        memory; any shortfall left by rejections is drawn again, keeping keystream order.
+        """
+        out = np.zeros(n, dtype=np.int64)
+        if bound == 1:
+            return out
         accept = (_WORD - (_WORD % bound)) / _WORD  # >= 1/2 for every bound <= 2**32
-        parts, have = [], 0
+        have = 0
         while have < n:
-            short = n - have
+            short = min(n - have, _CHUNK)
             # Expected need plus four standard deviations, so one round almost always suffices.
             draw = int(short / accept + 4 * math.sqrt(short * (1 - accept) / accept**2) + 16)
             got = _lemire(self._words32(draw), bound)[:short]
-            parts.append(got)
+            out[have:have + got.size] = got
             have += got.size
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return out
 
     def integers(self, low: int, high: int | None = None, size=None) -> np.ndarray:
         """Uniform integers in [low, high) (or [0, low) when high is None), high - low <= 2**32."""

@@ -169,3 +169,13 @@ def test_as_secure_rng_refuses_predictable_generators():
     assert isinstance(as_secure_rng(None), SecureRandom)
     with pytest.raises(TypeError, match="SecureRandom"):
         as_secure_rng(np.random.default_rng(0))
+
+
+def test_chunked_generation(monkeypatch):
+    import pyprivml.random as prandom
+
+    monkeypatch.setattr(prandom, "_CHUNK", 7)
+    a = SecureRandom(seed=10).field_elements(P_MID, (10, 10))
+    b = SecureRandom(seed=10).field_elements(P_MID, (10, 10))
+    assert a.shape == (10, 10) and np.array_equal(a, b)
+    assert a.min() >= 0 and a.max() < P_MID and np.unique(a).size > 90
