@@ -134,11 +134,11 @@ class SparseVector:
         return released
 
     # ---- one whole run over a vector -----------------------------------------------------------
-    def select(self, tmp):
+    def select(self, tmp, order=None):
         """One run of Algorithm 3 over the averaged gradient `tmp` (a vector, NumPy or torch).
 
-        Visits coordinates in a uniformly random order until count_limit are selected (or all
-        are visited). Returns ``(g, indices)``: g is zero except at the selected coordinates,
+        Visits coordinates in a uniformly random order (or in `order`, a permutation of the
+        coordinates, if given) until count_limit are selected (or all are visited). Returns ``(g, indices)``: g is zero except at the selected coordinates,
         which hold clip(tmp_i + Lap(sigma(eps_2))); indices in selection order.
         """
         torch_like = tmp if _is_torch(tmp) else None
@@ -147,7 +147,12 @@ class SparseVector:
             raise ValueError(f"select needs a non-empty gradient vector of shape (params,), got shape {values.shape}")
         if not np.isfinite(values).all():
             raise ValueError("the averaged gradient contains NaN or infinity")
-        order = self.noise.permutation(values.size)
+        if order is None:
+            order = self.noise.permutation(values.size)
+        else:
+            order = np.asarray(order, dtype=np.int64)
+            if order.shape != values.shape or not np.array_equal(np.sort(order), np.arange(values.size)):
+                raise ValueError(f"order must be a permutation of range({values.size})")
         tested = self.clip_value(values[order])
         if self.absolute:
             tested = np.abs(tested)

@@ -73,7 +73,7 @@ def canonical_kind(kind: str) -> str:
 def make(kind: str, b: int, d: int, seed=None, **kw) -> Sketch:
     """A seeded b x d sketching operator of the given kind (see the table above).
 
-    Extra keywords go to the class: ``s`` (column sparsity, default 4) for the sparse embeddings,
+    Extra keywords go to the class: ``s`` (column sparsity; default 4, or the largest divisor of b up to 4 for sparse2) for the sparse embeddings,
     ``block`` and ``cache_entries`` for the dense ones.
     """
     return KINDS[canonical_kind(kind)](b, d, seed=seed, **kw)

@@ -137,6 +137,9 @@ class CountSketch(HashedSketch):
         self._set_hashes(buckets, signs, 1.0)
 
 
+_DEFAULT_S = 4
+
+
 def _check_s(s, b):
     if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= b:
         raise ValueError(f"the column sparsity s must be an integer in [1, b={b}], got {s!r}")
@@ -169,9 +172,9 @@ class SparseEmbeddingI(HashedSketch):
 
     kind = "sparse1"
 
-    def __init__(self, b: int, d: int, s: int = 4, seed=None):
+    def __init__(self, b: int, d: int, s: int | None = None, seed=None):
         super().__init__(b, d, seed)
-        s = _check_s(s, self.b)
+        s = _check_s(min(_DEFAULT_S, self.b) if s is None else s, self.b)
         if 2 * s > self.b + 1 and s > 1:
             # Few free rows: rejection would retry often, so take a random permutation prefix.
             rows = np.argsort(self._rng.random((self.d, self.b)), axis=1)[:, :s]
@@ -193,8 +196,10 @@ class SparseEmbeddingII(HashedSketch):
 
     kind = "sparse2"
 
-    def __init__(self, b: int, d: int, s: int = 4, seed=None):
+    def __init__(self, b: int, d: int, s: int | None = None, seed=None):
         super().__init__(b, d, seed)
+        if s is None:  # the largest divisor of b up to the default
+            s = max(k for k in range(1, min(_DEFAULT_S, self.b) + 1) if self.b % k == 0)
         s = _check_s(s, self.b)
         if self.b % s:
             raise ValueError(f"sparse embedding II needs s to divide b (blocks of b/s rows); got b={self.b}, s={s}")
