@@ -246,6 +246,11 @@ class SimulatedTransport(Transport):
         self._mark = time.perf_counter()
         return self.clock
 
+    def breakdown(self) -> dict:
+        """This rank's virtual time so far, split by phase (compute) and ``"network"``."""
+        self.now()
+        return dict(self._cluster.clocks[self.rank].parts)
+
     @contextmanager
     def in_phase(self, name: str):
         """As :meth:`Transport.in_phase`, charging the computation so far to the phase it ran in."""

@@ -1,94 +1,74 @@
-"""scikit-learn style estimators for the MPC baselines (seed 004 sec. V).
+"""Estimators for the MPC baselines, in the style of :mod:`pyprivml.estimators` (seed 004 sec. V).
 
-``MPCLogisticRegression(protocol="bgw" | "bh08", N=...)`` trains with :func:`.training.train_mpc`
-on N in-process workers (threads); the per-protocol classes in :mod:`.bgw` and :mod:`.bh08` fix
-``protocol``. After ``fit``: ``coef_``, ``intercept_``, ``history_`` (weights per iteration) and
-``result_`` (seconds per phase, traffic, groups, T).
+``MPCLogisticRegression(protocol="bgw" | "bh08", n_workers=...)`` trains with
+:func:`.training.run_mpc`; :mod:`.bgw` and :mod:`.bh08` fix ``protocol``. After ``fit`` (on
+rank 0 under MPI): ``coef_``, ``intercept_``, ``classes_``, ``lr_``, ``history_`` and ``result_``
+(CodedPrivateML's result type: timings per phase, traffic, parameters).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from ...estimators import _binary_labels, _ClassifierMixin, _design, _LinearModelBase, _RegressorMixin
 from ...field import DEFAULT_PRIME
-from .training import MPCConfig, train_mpc
+from ..codedprivateml import lipschitz_lr
+from ..sigmoid import DEFAULT_INTERVAL
+from .training import MPCConfig, run_mpc
 
 __all__ = ["MPCLogisticRegression", "MPCLinearRegression"]
 
 
-class _MPCBase(BaseEstimator):
-    _task = "logistic"
+class _MPC(_LinearModelBase):
+    _param_names = ("protocol", "n_workers", "T", "groups", "degree", "lx", "lw", "lc", "p", "max_iter",
+                    "lr", "fit_interval", "fit_intercept", "random_state", "transport")
 
-    def __init__(self, protocol="bh08", N=10, T=None, iterations=50, lr=0.5, l_x=2, l_w=6,
-                 degree=1, prime=DEFAULT_PRIME, fit_intercept=True, seed=None, launcher="inprocess"):
-        self.protocol = protocol
-        self.N = N
-        self.T = T
-        self.iterations = iterations
-        self.lr = lr
-        self.l_x = l_x
-        self.l_w = l_w
-        self.degree = degree
-        self.prime = prime
-        self.fit_intercept = fit_intercept
-        self.seed = seed
-        self.launcher = launcher
+    def __init__(self, protocol: str = "bh08", n_workers: int = 10, T=None, groups: int = 3, degree: int = 1,
+                 lx: int = 2, lw: int = 5, lc=None, p: int = DEFAULT_PRIME, max_iter: int = 50, lr=None,
+                 fit_interval=DEFAULT_INTERVAL, fit_intercept: bool = True, random_state=None,
+                 transport: str = "auto"):
+        self.protocol, self.n_workers, self.T, self.groups, self.degree = protocol, n_workers, T, groups, degree
+        self.lx, self.lw, self.lc, self.p, self.max_iter, self.lr = lx, lw, lc, p, max_iter, lr
+        self.fit_interval, self.fit_intercept, self.random_state = fit_interval, fit_intercept, random_state
+        self.transport = transport
+        self.coef_ = None
 
-    def _design(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (samples x features), got shape {X.shape}")
-        return np.hstack([X, np.ones((X.shape[0], 1))]) if self.fit_intercept else X
+    def config(self) -> MPCConfig:
+        return MPCConfig(protocol=self.protocol, n_workers=self.n_workers, T=self.T, groups=self.groups,
+                         degree=self.degree, task=self._task, lx=self.lx, lw=self.lw, lc=self.lc, p=self.p,
+                         max_iter=self.max_iter, lr=self.lr, fit_interval=tuple(self.fit_interval),
+                         seed=self.random_state)
 
-    def _config(self) -> MPCConfig:
-        return MPCConfig(protocol=self.protocol, N=self.N, T=self.T, iterations=self.iterations,
-                         lr=self.lr, l_x=self.l_x, l_w=self.l_w, degree=self.degree, task=self._task,
-                         prime=self.prime, seed=self.seed)
-
-    def _fit(self, X, y):
-        Xd = self._design(X)
-        self.result_ = train_mpc(Xd, y, self._config(), launcher=self.launcher)
-        w = self.result_["weights"]
-        self.coef_ = w[:-1] if self.fit_intercept else w
-        self.intercept_ = float(w[-1]) if self.fit_intercept else 0.0
-        self.history_ = self.result_["history"]
-        self.n_features_in_ = Xd.shape[1] - int(self.fit_intercept)
+    def _fit(self, X, target):
+        Xd = _design(X, self.fit_intercept)
+        cfg = self.config()
+        self.lr_ = cfg.lr if cfg.lr is not None else lipschitz_lr(Xd, self._task)
+        result = run_mpc(Xd, target, MPCConfig(**{**cfg.__dict__, "lr": self.lr_}), transport=self.transport)
+        self.result_ = result
+        if result is None:  # an MPI worker rank
+            self.coef_ = None
+            return self
+        self._store(result.w)
+        self.history_ = result.history
         return self
 
-    def decision_function(self, X):
-        return np.asarray(X, dtype=np.float64) @ self.coef_ + self.intercept_
 
-
-class MPCLogisticRegression(ClassifierMixin, _MPCBase):
-    """Binary logistic regression trained by BGW or BH08 (labels: any two values)."""
+class MPCLogisticRegression(_ClassifierMixin, _MPC):
+    """Logistic regression trained by the BGW or BH08 baseline with ``n_workers`` workers in G
+    groups of 2T+1 (T = floor((N-3)/6) by default); the other parameters as
+    :class:`pyprivml.estimators.CodedPrivateLogisticRegression`."""
 
     _task = "logistic"
 
     def fit(self, X, y):
-        y = np.asarray(y).ravel()
-        self.classes_ = np.unique(y)
-        if self.classes_.size != 2:
-            raise ValueError(f"binary classification needs exactly two classes, got {self.classes_.tolist()}")
-        return self._fit(X, (y == self.classes_[1]).astype(np.float64))
-
-    def predict_proba(self, X):
-        from ..sigmoid import sigmoid
-
-        p = sigmoid(self.decision_function(X))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X):
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        self.classes_, y01 = _binary_labels(y)
+        return self._fit(X, y01)
 
 
-class MPCLinearRegression(RegressorMixin, _MPCBase):
-    """Least-squares linear regression trained by BGW or BH08 (s(z) = z in eq. 14)."""
+class MPCLinearRegression(_RegressorMixin, _MPC):
+    """Linear regression (s_hat(z) = z) trained by the BGW or BH08 baseline."""
 
     _task = "linear"
 
     def fit(self, X, y):
-        return self._fit(X, np.asarray(y, dtype=np.float64).ravel())
-
-    def predict(self, X):
-        return self.decision_function(X)
+        return self._fit(X, np.asarray(y, dtype=np.float64))

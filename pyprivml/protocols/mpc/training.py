@@ -32,14 +32,17 @@ same steps.
 
 Timing
 ------
-Every role times its phases with the transport's clock (:func:`.sharing.clock_of`): encoding
-(secret sharing at the master), communication, worker computation, online degree reduction,
-the BH08 offline phase, decoding (opening at the master) and the model update.
+Every role times its phases with the transport's clock (:func:`.sharing.clock_of`, virtual on the
+simulated cluster) and the result has CodedPrivateML's phases (encoding = secret sharing at the
+master, communication, computation, decoding = opening at the master, update, total) plus the
+workers' online ``degree_reduction`` and BH08 ``offline`` seconds. Communication is, as for
+CodedPrivateML, the master's time exchanging data, weights and results minus the slowest
+worker's computation, so it includes the degree-reduction rounds between workers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,74 +52,84 @@ from ...quantization import dequantize, quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...shamir import shamir_share
 from ..fixedpoint import FixedPointPlan, WrapAroundGuard
-from ..sigmoid import fit_sigmoid
+from ..codedprivateml import PHASES, CodedPrivateMLResult, _draw_seed, _metrics, lipschitz_lr
+from ..sigmoid import DEFAULT_INTERVAL, fit_sigmoid
 from .multiply import reducer_class
 from .sharing import (DEFAULT_GROUPS, TAG_CONTROL, TAG_DATA, TAG_RESULT, TAG_WEIGHTS, clock_of,
                       fadd, make_groups)
 
-__all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "train_mpc", "expected_messages", "TASKS"]
+__all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "run_mpc", "message_counts",
+           "expected_messages", "TASKS"]
 
 TASKS = ("logistic", "linear")
 
 
 @dataclass(frozen=True)
 class MPCConfig:
-    """Parameters of one BGW or BH08 training run (defaults: seed 004 sec. V, CIFAR-10)."""
+    """Parameters of one BGW or BH08 run, named as in
+    :class:`~pyprivml.protocols.codedprivateml.CodedPrivateMLConfig` (same defaults: lx = 2,
+    lw = 5, p = 2**25 - 39, 50 iterations, lr = 1/L) plus the protocol, T and the number of
+    groups G (sec. V: G = 3, T = floor((N-3)/6) unless given)."""
 
     protocol: str = "bh08"
-    N: int = 10
+    n_workers: int = 10
     T: int | None = None
     groups: int = DEFAULT_GROUPS
-    iterations: int = 50
-    lr: float = 1.0
-    l_x: int = 2
-    l_w: int = 6
     degree: int = 1
     task: str = "logistic"
-    prime: int = DEFAULT_PRIME
+    lx: int = 2
+    lw: int = 5
+    lc: int | None = None
+    p: int = DEFAULT_PRIME
+    max_iter: int = 50
+    lr: float | None = None
+    fit_interval: tuple = DEFAULT_INTERVAL
     seed: int | None = None
-    coefficients: tuple = field(default=())
-    l_c: int | None = None
 
     def __post_init__(self):
         reducer_class(self.protocol)  # validates the name
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if not isinstance(self.iterations, int) or self.iterations < 0:
-            raise ValueError(f"iterations must be a non-negative integer, got {self.iterations!r}")
-        if not isinstance(self.degree, int) or self.degree < 1:
+        if self.task == "linear" and self.degree != 1:
+            raise ValueError("linear regression (Remark 1) uses s_hat(z) = z: degree must be 1")
+        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 0:
+            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
+        if not isinstance(self.degree, (int, np.integer)) or self.degree < 1:
             raise ValueError(f"the polynomial degree r must be a positive integer, got {self.degree!r}")
-        if not self.lr > 0:
+        if self.lr is not None and not self.lr > 0:
             raise ValueError(f"the learning rate must be positive, got {self.lr!r}")
-        make_groups(self.N, self.prime, T=self.T, groups=self.groups)  # validates N, T, G
-        if self.coefficients and len(self.coefficients) != self.degree + 1:
-            raise ValueError(f"coefficients must hold r + 1 = {self.degree + 1} values c_0..c_r, "
-                             f"got {len(self.coefficients)}")
-
-    def polynomial(self) -> tuple:
-        """c_0..c_r: the given ones, else the least-squares sigmoid fit (eq. 13) for logistic
-        regression and s(z) = z for linear regression."""
-        if self.coefficients:
-            return tuple(float(c) for c in self.coefficients)
-        if self.task == "linear":
-            return (0.0, 1.0) + (0.0,) * (self.degree - 1)
-        return tuple(float(c) for c in fit_sigmoid(self.degree))
-
-    def plan(self) -> FixedPointPlan:
-        """The fixed-point scales, shared with CodedPrivateML."""
-        return FixedPointPlan(self.field, self.l_x, self.l_w, self.polynomial(), self.l_c)
+        make_groups(self.n_workers, self.p, T=self.T, groups=self.groups)  # validates N, T, G
 
     @property
     def field(self) -> PrimeField:
-        return PrimeField(self.prime)
+        return PrimeField(self.p)
+
+    def make_groups(self):
+        return make_groups(self.n_workers, self.field, T=self.T, groups=self.groups)
 
     @property
     def threshold(self) -> int:
-        return make_groups(self.N, self.prime, T=self.T, groups=self.groups)[0].T
+        """The privacy threshold T actually used."""
+        return self.make_groups()[0].T
 
-    def make_groups(self):
-        return make_groups(self.N, self.field, T=self.T, groups=self.groups)
+    def coefficients(self) -> tuple:
+        """c_0..c_r: CodedPrivateML's least-squares sigmoid fit (eq. 13), or z for linear regression."""
+        if self.task == "linear":
+            return (0.0, 1.0)
+        return tuple(fit_sigmoid(self.degree, self.fit_interval))
 
+    def plan(self) -> FixedPointPlan:
+        """The fixed-point scales, shared with CodedPrivateML."""
+        return FixedPointPlan(self.field, self.lx, self.lw, self.coefficients(), self.lc)
+
+    def public_parameters(self) -> dict:
+        plan = self.plan()
+        return {"protocol": self.protocol, "N": self.n_workers, "K": self.groups, "G": self.groups,
+                "T": self.threshold, "r": self.degree, "task": self.task, "lx": self.lx, "lw": self.lw,
+                "lc": plan.lc, "l": plan.exponent, "p": self.p, "iterations": self.max_iter,
+                "groups": [list(g.ranks) for g in self.make_groups()],
+                "coefficients": list(plan.coefficients),
+                "quantized_coefficients": plan.signed_coefficients().tolist()}
 
 
 def _row_blocks(m: int, G: int):
@@ -143,11 +156,11 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     F, clock = group.field, clock_of(transport)
     reducer = reducer_class(cfg.protocol)(transport, group, SecureRandom())
     c = cfg.plan().field_coefficients()                       # public c-bar_0..c-bar_r
-    with transport.in_phase("communication"):
+    with transport.in_phase("data"):
         X, _ = transport.recv(source=0, tag=TAG_DATA)
-    reducer.prepare(cfg.iterations * _elements_per_iteration(X.shape[0], cfg.degree))
-    for _ in range(cfg.iterations):
-        with transport.in_phase("communication"):
+    reducer.prepare(cfg.max_iter * _elements_per_iteration(X.shape[0], cfg.degree))
+    for _ in range(cfg.max_iter):
+        with transport.in_phase("weights"):
             W, _ = transport.recv(source=0, tag=TAG_WEIGHTS)
         t0, red0 = clock(), reducer.online_seconds
         with transport.in_phase("computation"):
@@ -158,7 +171,7 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
             s_bar = fadd(modcombine(c[None, 1:], np.stack(P), F, check=False)[0], c[0], F)
             result = modmatvec(X, s_bar, F, transpose=True, check=False)   # eq. (18), degree 2T
         stats["computation"] += clock() - t0 - (reducer.online_seconds - red0)
-        with transport.in_phase("communication"):
+        with transport.in_phase("results"):
             transport.send(result, 0, TAG_RESULT)
     stats["degree_reduction"] = reducer.online_seconds
     stats["offline"] = reducer.offline_seconds
@@ -167,109 +180,110 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     return stats
 
 
-def mpc_master(transport, cfg: MPCConfig, X, y, *, w0=None, callback=None) -> dict:
-    """Master role: trains on (X, y) and returns the weights, history and seconds per phase.
+def mpc_master(transport, cfg: MPCConfig, X, y, *, X_test=None, y_test=None,
+               progress=None) -> CodedPrivateMLResult:
+    """Master role: trains on (X, y); returns CodedPrivateML's result type (same report format).
 
-    ``callback(t, w)``, if given, is called after every update.
+    ``seconds`` holds CodedPrivateML's phases (encoding = secret sharing, communication,
+    computation = the slowest active worker's local work, decoding = opening, update, total) plus
+    the workers' ``degree_reduction`` (online) and ``offline`` seconds. ``progress(iteration,
+    metrics)`` is called after every update.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.ascontiguousarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).ravel()
+    if X.ndim != 2 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"X must be (m, d) and y (m,), got {X.shape} and {y.shape}")
     m, d = X.shape
-    if y.shape[0] != m:
-        raise ValueError(f"X has {m} rows but y has {y.shape[0]} labels")
     F, clock = cfg.field, clock_of(transport)
     plan = cfg.plan()
-    guard = WrapAroundGuard(X, plan)
     groups = cfg.make_groups()
     blocks = _row_blocks(m, len(groups))
     if min(b - a for a, b in blocks) < 1:
         raise ValueError(f"m = {m} rows cannot be split into G = {len(groups)} non-empty blocks")
-    rng = SecureRandom(cfg.seed)
-    seconds = {k: 0.0 for k in ("encode", "communication", "decode", "update")}
+    rng = SecureRandom()
+    seconds = dict.fromkeys(PHASES, 0.0)
+    start = clock()
 
     t0 = clock()
-    with transport.in_phase("encode"):
-        Xq = quantize(X, cfg.l_x, F)                          # eq. (4)
+    with transport.in_phase("encoding"):
+        guard = WrapAroundGuard(X, plan)
+        guard.check(np.zeros(d), when="before training")
+        Xq = quantize(X, cfg.lx, F)                           # eq. (4)
         shares = [shamir_share(Xq[a:b], g.n, g.T, F, rng=rng, points=g.points)
                   for g, (a, b) in zip(groups, blocks)]
-    t1 = clock()
-    with transport.in_phase("communication"):
+        # The label term of eq. (17), X-bar^T y, the master computes itself in the reals.
+        Xty = dequantize(Xq, cfg.lx, F).T @ y
+        lr = cfg.lr if cfg.lr is not None else lipschitz_lr(X, cfg.task)
+    seconds["encoding"] += clock() - t0
+    with transport.in_phase("data"):
         for g, sh in zip(groups, shares):
             for k, rank in enumerate(g.ranks):
-                transport.send(np.ascontiguousarray(sh[k]), rank, TAG_DATA)
-    seconds["encode"] += t1 - t0
-    seconds["communication"] += clock() - t1
+                transport.send(sh[k], rank, TAG_DATA)
     del shares
 
-    # The label term of eq. (17), X-bar^T y, the master computes itself in the reals.
-    Xty = dequantize(Xq, cfg.l_x, F).T @ y
-    w = np.zeros(d) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
-    stream = np.random.SeedSequence(cfg.seed)
-    history = []
-    for t in range(cfg.iterations):
-        t0 = clock()
+    w = np.zeros(d)
+    history = [dict(iteration=0, **_metrics(cfg.task, w, X, y, X_test, y_test))]
+    weights = [w.copy()]
+    for t in range(cfg.max_iter):
         guard.check(w, when=f"iteration {t}")
-        with transport.in_phase("encode"):
-            key = int(stream.spawn(1)[0].generate_state(1)[0]) if cfg.seed is not None else None
-            Wq = quantize_stochastic(w, cfg.l_w, F, copies=cfg.degree, seed=key)   # eqs. (7)-(8)
+        t0 = clock()
+        with transport.in_phase("encoding"):
+            Wq = quantize_stochastic(w, cfg.lw, F, copies=cfg.degree,
+                                     seed=_draw_seed(cfg.seed, t))          # eqs. (7)-(8)
             wshares = [shamir_share(Wq, g.n, g.T, F, rng=rng, points=g.points) for g in groups]
-        t1 = clock()
-        with transport.in_phase("communication"):
+        seconds["encoding"] += clock() - t0
+        with transport.in_phase("weights"):
             for g, sh in zip(groups, wshares):
                 for k, rank in enumerate(g.ranks):
-                    transport.send(np.ascontiguousarray(sh[k]), rank, TAG_WEIGHTS)
+                    transport.send(sh[k], rank, TAG_WEIGHTS)
+        with transport.in_phase("results"):
             results = [[transport.recv(source=rank, tag=TAG_RESULT)[0] for rank in g.ranks]
                        for g in groups]
-        t2 = clock()
-        with transport.in_phase("decode"):
+        t0 = clock()
+        with transport.in_phase("decoding"):
             total = np.zeros(d, dtype=np.int64)
             for g, res in zip(groups, results):
                 opened = modcombine(g.recombination()[None, :], np.stack(res), F,
                                     check=False)[0]            # degree 2T from all 2T+1 shares
                 total = fadd(total, opened, F)                 # eq. (22): sum over the G blocks
-        t3 = clock()
+            Xs = dequantize(total, plan.exponent, F)          # eqs. (23)-(24)
+        t1 = clock()
         with transport.in_phase("update"):
-            grad = dequantize(total, plan.exponent, F) - Xty  # eq. (23), then eq. (17)
-            w = w - cfg.lr / m * grad
-            if callback is not None:
-                callback(t, w)
-            history.append(w.copy())
-        t4 = clock()
-        seconds["encode"] += t1 - t0
-        seconds["communication"] += t2 - t1
-        seconds["decode"] += t3 - t2
-        seconds["update"] += t4 - t3
+            w = w - lr / m * (Xs - Xty)                       # eq. (17)
+        seconds["decoding"] += t1 - t0
+        seconds["update"] += clock() - t1
+        weights.append(w.copy())
+        history.append(dict(iteration=t + 1, **_metrics(cfg.task, w, X, y, X_test, y_test)))
+        if progress is not None:
+            progress(t + 1, history[-1])
 
     workers = {}
     with transport.in_phase("control"):
-        for rank in range(1, cfg.N + 1):
+        for rank in range(1, cfg.n_workers + 1):
             workers[rank], _ = transport.recv(source=rank, tag=TAG_CONTROL)
-    active = [s for s in workers.values() if s["rounds"] > 0] or [dict(computation=0.0,
-                                                                      degree_reduction=0.0, offline=0.0)]
-    return {
-        "weights": w,
-        "history": history,
-        "seconds": seconds,
-        "worker_seconds": {k: max(s[k] for s in active) for k in ("computation", "degree_reduction",
-                                                                   "offline")},
-        "rounds_per_iteration": (max(s.get("rounds", 0) for s in active) / cfg.iterations
-                                 if cfg.iterations else 0.0),
-        "groups": [g.ranks for g in groups],
-        "T": groups[0].T,
-    }
+    active = [s for s in workers.values() if s["rounds"] > 0]
+    for key in ("computation", "degree_reduction", "offline"):
+        seconds[key] = max((s[key] for s in active), default=0.0)
+    exchange = sum(transport.log.phases[ph].seconds for ph in ("data", "weights", "results"))
+    seconds["communication"] = max(exchange - seconds["computation"], 0.0)
+    seconds["total"] = clock() - start
+    params = cfg.public_parameters()
+    params.update(lr=lr, m=m, d=d, rounds_per_iteration=(
+        max((s["rounds"] for s in active), default=0) / cfg.max_iter if cfg.max_iter else 0.0))
+    traffic = {name: st.bytes_sent + st.bytes_received for name, st in transport.log.phases.items()}
+    return CodedPrivateMLResult(w, params, history, seconds, traffic,
+                                [[r for g in groups for r in g.ranks]] * cfg.max_iter, weights)
 
 
-def mpc_role(cfg: MPCConfig, X=None, y=None, *, w0=None, callback=None):
+def mpc_role(cfg: MPCConfig, X=None, y=None, *, X_test=None, y_test=None, progress=None):
     """A role function ``role(transport)`` for the launchers: master on rank 0, workers elsewhere."""
-    if cfg.N + 1 < 2:
-        raise ValueError("need at least one worker")
 
     def role(transport):
-        if transport.size != cfg.N + 1:
-            raise ValueError(f"the {cfg.protocol} run needs N + 1 = {cfg.N + 1} ranks (master and "
-                             f"N workers), the transport has {transport.size}")
+        if transport.size != cfg.n_workers + 1:
+            raise ValueError(f"the {cfg.protocol} run needs N + 1 = {cfg.n_workers + 1} ranks (master "
+                             f"and N workers), the transport has {transport.size}")
         if transport.rank == 0:
-            return mpc_master(transport, cfg, X, y, w0=w0, callback=callback)
+            return mpc_master(transport, cfg, X, y, X_test=X_test, y_test=y_test, progress=progress)
         return mpc_worker(transport, cfg)
 
     return role
@@ -284,33 +298,32 @@ def expected_messages(protocol: str, T: int, groups: int = DEFAULT_GROUPS) -> in
 
 
 
-def train_mpc(X, y, cfg: MPCConfig, *, launcher: str = "inprocess", network=None, w0=None,
-              callback=None) -> dict:
-    """Run a whole BGW or BH08 training on N + 1 ranks of one process and return the master's
-    result (weights, history, seconds per phase, worker seconds, groups, T) plus the traffic.
+def run_mpc(X, y, cfg: MPCConfig, *, X_test=None, y_test=None, transport="auto", progress=None,
+            network=None, record_payloads=False, return_launch=False):
+    """Run master and workers and return the master's result (None on MPI worker ranks), like
+    :func:`~pyprivml.protocols.codedprivateml.run_codedprivateml`.
 
-    ``launcher="inprocess"`` runs every rank as a thread (real time); ``"simulated"`` runs them
-    one at a time on :mod:`pyprivml.simulate`'s modelled ``network`` and adds the simulated
-    ``total`` and ``breakdown`` (virtual seconds).
+    ``transport`` is a :func:`pyprivml.comm.launch` kind ("auto", "inprocess", "mpi") or
+    ``"simulated"``: the ranks then run one at a time on :mod:`pyprivml.simulate`'s ``network``
+    (default EC2 m3.xlarge) and every time in the result is virtual.
     """
-    role = mpc_role(cfg, X, y, w0=w0, callback=callback)
-    if launcher == "simulated":
+    role = mpc_role(cfg, X, y, X_test=X_test, y_test=y_test, progress=progress)
+    if transport == "simulated":
         from ...simulate import EC2_M3_XLARGE, run_simulated
 
-        run = run_simulated(role, cfg.N + 1, network=network or EC2_M3_XLARGE)
-        out = dict(run.results[0])
-        out["simulated_total"] = run.total
-        out["breakdown"] = run.critical_path
-    elif launcher == "inprocess":
-        from ...comm.inprocess import run_inprocess
-
-        run = run_inprocess(role, cfg.N + 1)
-        out = dict(run.results[0])
+        run = run_simulated(role, cfg.n_workers + 1, network=network or EC2_M3_XLARGE,
+                            record_payloads=record_payloads)
+        master = run.results[0]
     else:
-        raise ValueError(f"launcher must be 'inprocess' or 'simulated', got {launcher!r}")
-    traffic = [t.log for t in run.transports]
-    out["messages"] = {ph: sum(log.phases[ph].messages_sent for log in traffic if ph in log.phases)
-                       for ph in sorted({ph for log in traffic for ph in log.phases})}
-    out["bytes"] = {ph: sum(log.phases[ph].bytes_sent for log in traffic if ph in log.phases)
-                    for ph in out["messages"]}
-    return out
+        from ...comm import launch
+
+        run = launch(role, cfg.n_workers + 1, transport, record_payloads=record_payloads)
+        master = run.master
+    return (master, run) if return_launch else master
+
+
+def message_counts(run) -> dict:
+    """Messages sent per transport phase, summed over all ranks of a launch or simulation."""
+    logs = [t.log for t in run.transports]
+    names = sorted({ph for log in logs for ph in log.phases})
+    return {ph: sum(log.phases[ph].messages_sent for log in logs if ph in log.phases) for ph in names}
