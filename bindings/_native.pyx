@@ -1,0 +1,243 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""pyprivml._native: thin Cython wrappers over the C kernels in kernels/ (GIL released).
+
+Field elements are uint32 arrays with entries in [0, p) and 2 <= p < 2**32; results are int64 in
+[0, p). Entries are NOT range-checked here (the public pyprivml functions do that once): an entry
+>= p gives a wrong result, never a crash. 2-D arguments may be any view whose rows are contiguous
+(a block of a larger matrix, a column slice); everything else is rejected with a ValueError.
+Each call releases the GIL, so Python threads (or MPI ranks) run kernels side by side.
+
+>>> import numpy as np
+>>> from pyprivml import _native
+>>> A = np.array([[1, 2], [3, 4]], dtype=np.uint32)
+>>> Bt = np.ascontiguousarray(np.array([[5, 6], [7, 8]], dtype=np.uint32).T)
+>>> _native.matmul(A, Bt, 11)
+array([[ 8,  0],
+       [10,  6]])
+"""
+
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+import numpy as np
+
+cdef extern from "pyprivml_kernels.h" nogil:
+    uint64_t ppml_max_delayed_terms(uint32_t p)
+    void ppml_matmul(size_t n, size_t m, size_t k, const uint32_t *A, size_t lda,
+                     const uint32_t *Bt, size_t ldb, uint32_t p, int64_t *C, size_t ldc)
+    void ppml_matvec(size_t n, size_t k, const uint32_t *A, size_t lda,
+                     const uint32_t *x, uint32_t p, int64_t *y)
+    void ppml_matvec_t(size_t n, size_t k, const uint32_t *A, size_t lda,
+                       const uint32_t *x, uint32_t p, int64_t *y)
+    void ppml_combine(size_t n, size_t k, size_t L, const uint32_t *Cf, size_t ldcf,
+                      const uint32_t *X, size_t ldx, uint32_t p, int64_t *out, size_t ldo)
+    double ppml_quantize(size_t count, const double *x, double scale, uint32_t p, int64_t *out)
+    double ppml_quantize_stochastic(size_t count, const double *w, double scale, uint32_t p,
+                                    uint64_t key, size_t copies, uint64_t first, int64_t *out)
+    void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u)
+    uint64_t ppml_mix64(uint64_t z)
+
+# Stand-in address for empty arrays: kernels never dereference it when a dimension is zero.
+cdef uint32_t _no_u32 = 0
+cdef int64_t _no_i64 = 0
+cdef double _no_f64 = 0.0
+
+
+cdef uint32_t _modulus(p) except? 0:
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+        raise TypeError(f"p must be an integer, got {type(p).__name__}")
+    if not 2 <= p < 2**32:
+        raise ValueError(f"p = {p} is outside the kernels' range 2 <= p < 2**32")
+    return <uint32_t>p
+
+
+cdef uint64_t _u64(name, value) except? 0:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if not 0 <= value < 2**64:
+        raise ValueError(f"{name} = {value} is outside [0, 2**64)")
+    return <uint64_t>value
+
+
+cdef size_t _leading(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t s0, Py_ssize_t s1,
+                     Py_ssize_t itemsize) except? 0:
+    """Row stride in elements of a 2-D view whose rows must be contiguous."""
+    if cols > 1 and s1 != itemsize:
+        raise ValueError(
+            f"{name}: rows must be contiguous (element stride {s1} bytes, itemsize {itemsize}); "
+            f"pass np.ascontiguousarray({name})")
+    if rows <= 1:
+        return <size_t>max(cols, 1)
+    if s0 < cols * itemsize or s0 % itemsize:
+        raise ValueError(
+            f"{name}: row stride {s0} bytes does not hold rows of {cols} elements of {itemsize} "
+            f"bytes; pass np.ascontiguousarray({name})")
+    return <size_t>(s0 // itemsize)
+
+
+cdef inline const uint32_t *_u32_ptr(const uint32_t[:, :] a) noexcept:
+    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else &_no_u32
+
+
+cdef inline int64_t *_i64_ptr(int64_t[:, :] a) noexcept:
+    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else &_no_i64
+
+
+def _shape_error(func, what):
+    return ValueError(f"{func}: {what}")
+
+
+def _result(view):
+    """The caller's (or the freshly allocated) ndarray behind an output memoryview."""
+    base = view.base
+    return base if isinstance(base, np.ndarray) else np.asarray(view)
+
+
+def max_delayed_terms(p):
+    """floor((2**64 - 1) / (p - 1)**2): products summed in uint64 before one reduction."""
+    return ppml_max_delayed_terms(_modulus(p))
+
+
+def matmul(const uint32_t[:, :] A, const uint32_t[:, :] Bt, p, int64_t[:, :] out=None):
+    """A @ Bt.T mod p: A (n, k), Bt = B transposed (m, k), into out (n, m) int64 (allocated when
+    None). Returns out."""
+    cdef uint32_t q = _modulus(p)
+    cdef Py_ssize_t n = A.shape[0], k = A.shape[1], m = Bt.shape[0]
+    if Bt.shape[1] != k:
+        raise _shape_error("matmul", f"A has shape ({n}, {k}) and Bt (B transposed) has shape "
+                           f"({m}, {Bt.shape[1]}); both need {k} columns")
+    if out is None:
+        out = np.empty((n, m), dtype=np.int64)
+    elif out.shape[0] != n or out.shape[1] != m:
+        raise _shape_error("matmul", f"out has shape ({out.shape[0]}, {out.shape[1]}), "
+                           f"expected ({n}, {m})")
+    cdef size_t lda = _leading("A", n, k, A.strides[0], A.strides[1], 4)
+    cdef size_t ldb = _leading("Bt", m, k, Bt.strides[0], Bt.strides[1], 4)
+    cdef size_t ldc = _leading("out", n, m, out.strides[0], out.strides[1], 8)
+    cdef const uint32_t *pa = _u32_ptr(A)
+    cdef const uint32_t *pb = _u32_ptr(Bt)
+    cdef int64_t *pc = _i64_ptr(out)
+    with nogil:
+        ppml_matmul(n, m, k, pa, lda, pb, ldb, q, pc, ldc)
+    return _result(out)
+
+
+def matvec(const uint32_t[:, :] A, const uint32_t[::1] x, p, int64_t[::1] out=None):
+    """A @ x mod p for A (n, k) and x (k,), into out (n,). Returns out."""
+    cdef uint32_t q = _modulus(p)
+    cdef Py_ssize_t n = A.shape[0], k = A.shape[1]
+    if x.shape[0] != k:
+        raise _shape_error("matvec", f"A has shape ({n}, {k}) and x has length {x.shape[0]}")
+    if out is None:
+        out = np.empty(n, dtype=np.int64)
+    elif out.shape[0] != n:
+        raise _shape_error("matvec", f"out has length {out.shape[0]}, expected {n}")
+    cdef size_t lda = _leading("A", n, k, A.strides[0], A.strides[1], 4)
+    cdef const uint32_t *pa = _u32_ptr(A)
+    cdef const uint32_t *px = &x[0] if k > 0 else &_no_u32
+    cdef int64_t *py = &out[0] if n > 0 else &_no_i64
+    with nogil:
+        ppml_matvec(n, k, pa, lda, px, q, py)
+    return _result(out)
+
+
+def matvec_t(const uint32_t[:, :] A, const uint32_t[::1] x, p, int64_t[::1] out=None):
+    """A.T @ x mod p for A (n, k) and x (n,), into out (k,). Returns out."""
+    cdef uint32_t q = _modulus(p)
+    cdef Py_ssize_t n = A.shape[0], k = A.shape[1]
+    if x.shape[0] != n:
+        raise _shape_error("matvec_t", f"A has shape ({n}, {k}) and x has length {x.shape[0]}")
+    if out is None:
+        out = np.empty(k, dtype=np.int64)
+    elif out.shape[0] != k:
+        raise _shape_error("matvec_t", f"out has length {out.shape[0]}, expected {k}")
+    cdef size_t lda = _leading("A", n, k, A.strides[0], A.strides[1], 4)
+    cdef const uint32_t *pa = _u32_ptr(A)
+    cdef const uint32_t *px = &x[0] if n > 0 else &_no_u32
+    cdef int64_t *py = &out[0] if k > 0 else &_no_i64
+    with nogil:
+        ppml_matvec_t(n, k, pa, lda, px, q, py)
+    return _result(out)
+
+
+def combine(const uint32_t[:, :] C, const uint32_t[:, :] X, p, int64_t[:, :] out=None):
+    """C @ X mod p for a small C (n, k) and long rows X (k, L), into out (n, L). Returns out."""
+    cdef uint32_t q = _modulus(p)
+    cdef Py_ssize_t n = C.shape[0], k = C.shape[1], L = X.shape[1]
+    if X.shape[0] != k:
+        raise _shape_error("combine", f"C has shape ({n}, {k}) and X has shape "
+                           f"({X.shape[0]}, {L}); X needs {k} rows")
+    if out is None:
+        out = np.empty((n, L), dtype=np.int64)
+    elif out.shape[0] != n or out.shape[1] != L:
+        raise _shape_error("combine", f"out has shape ({out.shape[0]}, {out.shape[1]}), "
+                           f"expected ({n}, {L})")
+    cdef size_t ldc = _leading("C", n, k, C.strides[0], C.strides[1], 4)
+    cdef size_t ldx = _leading("X", k, L, X.strides[0], X.strides[1], 4)
+    cdef size_t ldo = _leading("out", n, L, out.strides[0], out.strides[1], 8)
+    cdef const uint32_t *pc = _u32_ptr(C)
+    cdef const uint32_t *px = _u32_ptr(X)
+    cdef int64_t *po = _i64_ptr(out)
+    with nogil:
+        ppml_combine(n, k, L, pc, ldc, px, ldx, q, po, ldo)
+    return _result(out)
+
+
+def quantize(const double[::1] x, double scale, p, int64_t[::1] out=None):
+    """phi(Round(scale * x)) (seed 004 eqs. 3-5) into out (same length); returns
+    (out, max |scale * x|), the maximum NaN if any scaled entry is NaN (inf if infinite)."""
+    cdef uint32_t q = _modulus(p)
+    cdef Py_ssize_t count = x.shape[0]
+    if out is None:
+        out = np.empty(count, dtype=np.int64)
+    elif out.shape[0] != count:
+        raise _shape_error("quantize", f"out has length {out.shape[0]}, expected {count}")
+    cdef const double *px = &x[0] if count > 0 else &_no_f64
+    cdef int64_t *po = &out[0] if count > 0 else &_no_i64
+    cdef double max_abs
+    with nogil:
+        max_abs = ppml_quantize(count, px, scale, q, po)
+    return _result(out), max_abs
+
+
+def quantize_stochastic(const double[::1] w, double scale, p, key, Py_ssize_t copies,
+                        first=0, int64_t[::1] out=None):
+    """`copies` draws of phi(Round_stoc(scale * w)) (eqs. 6-7) into out (len(w) * copies, entry
+    i * copies + c), the uniform for that entry being u_j, j = (first + i) * copies + c, of the
+    stream with this 64-bit key. Returns (out, max |scale * w|)."""
+    cdef uint32_t q = _modulus(p)
+    cdef uint64_t k64 = _u64("key", key)
+    cdef uint64_t start = _u64("first", first)
+    if copies < 1:
+        raise ValueError(f"copies must be a positive integer, got {copies}")
+    cdef Py_ssize_t count = w.shape[0]
+    if out is None:
+        out = np.empty(count * copies, dtype=np.int64)
+    elif out.shape[0] != count * copies:
+        raise _shape_error("quantize_stochastic",
+                           f"out has length {out.shape[0]}, expected {count} * {copies}")
+    cdef const double *pw = &w[0] if count > 0 else &_no_f64
+    cdef int64_t *po = &out[0] if count > 0 else &_no_i64
+    cdef double max_abs
+    with nogil:
+        max_abs = ppml_quantize_stochastic(count, pw, scale, q, k64, copies, start, po)
+    return _result(out), max_abs
+
+
+def uniforms(key, start, Py_ssize_t count):
+    """u_j for j = start, ..., start + count - 1: the stream of
+    pyprivml.backends.numpy_backend.uniforms, computed in C."""
+    cdef uint64_t k64 = _u64("key", key)
+    cdef uint64_t s64 = _u64("start", start)
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    u = np.empty(count, dtype=np.float64)
+    cdef double[::1] view = u
+    cdef double *pu = &view[0] if count > 0 else &_no_f64
+    with nogil:
+        ppml_uniforms(k64, s64, count, pu)
+    return u
+
+
+def mix64(z):
+    """The SplitMix64 finaliser of a 64-bit integer."""
+    return ppml_mix64(_u64("z", z))
