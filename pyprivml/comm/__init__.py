@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from .base import (ANY_SOURCE, ANY_TAG, PhaseStats, Request, TrafficLog, Transport, TransportAborted,
                    TransportTimeout, payload_nbytes)
 from .inprocess import InProcessNetwork, InProcessRun, InProcessTransport, run_inprocess
-from .mpi import MPITransport, launched_under_mpi
+from .mpi import MPITransport, launched_under_mpi, mpi_world
 
 __all__ = [
     "ANY_SOURCE", "ANY_TAG", "PhaseStats", "TrafficLog", "Request", "Transport", "TransportTimeout",
     "TransportAborted", "payload_nbytes", "InProcessNetwork", "InProcessTransport", "run_inprocess",
-    "MPITransport", "launched_under_mpi", "resolve_kind", "make_transport", "launch", "LaunchResult",
+    "MPITransport", "launched_under_mpi", "mpi_world", "resolve_kind", "make_transport", "launch", "LaunchResult",
 ]
 
 KINDS = ("auto", "mpi", "inprocess")
@@ -58,6 +58,22 @@ def make_transport(kind: str = "auto", size: int | None = None, *, record_payloa
     return InProcessNetwork(size, record_payloads=record_payloads).transports
 
 
+def _share_cores(ranks: int) -> None:
+    """Give each MPI rank of this machine its share of the cores for the kernels' thread pools.
+
+    With more ranks than cores, parallel kernels in every rank oversubscribe the machine and
+    their spinning threads slow each other down by orders of magnitude (measured: 13 ranks on 2
+    cores, worker computation 0.06 s with one thread per rank, 9.8 s with two). An explicit
+    ``PYPRIVML_NUM_THREADS`` wins.
+    """
+    import os
+
+    from ..threads import ENV_VAR, set_num_threads
+
+    if os.environ.get(ENV_VAR) is None:
+        set_num_threads(max(1, (os.cpu_count() or 1) // max(int(ranks), 1)))
+
+
 @dataclass
 class LaunchResult:
     """``results[r]`` is rank r's return value for the ranks this process ran (None elsewhere)."""
@@ -80,6 +96,7 @@ def launch(role, size: int, kind: str = "auto", *, record_payloads: bool = False
         run = run_inprocess(role, size, record_payloads=record_payloads)
         return LaunchResult("inprocess", 0, run.results, run.transports)
     (t,) = make_transport("mpi", size, record_payloads=record_payloads)
+    _share_cores(t.size)
     results: list = [None] * size
     transports: list = [None] * size
     transports[t.rank] = t

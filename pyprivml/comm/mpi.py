@@ -24,11 +24,12 @@ import numpy as np
 
 from .base import ANY_SOURCE, ANY_TAG, Request, Transport, TransportTimeout
 
-__all__ = ["MPITransport", "launched_under_mpi"]
+__all__ = ["MPITransport", "launched_under_mpi", "mpi_world"]
 
 _MAX_POLL_SLEEP = 2e-3
 #: Environment variables that MPI launchers set in every rank: MPICH/Hydra, Open MPI, PMIx, Slurm.
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
 
 
 def launched_under_mpi(min_size: int = 2) -> bool:
@@ -38,6 +39,19 @@ def launched_under_mpi(min_size: int = 2) -> bool:
         if value is not None and value.isdigit():
             return int(value) >= min_size
     return False
+
+
+def mpi_world() -> tuple[int, int] | None:
+    """(rank, size) of this process as the MPI launcher announced them, or None outside mpiexec.
+
+    Read from the environment, so a command line can decide what to load (only rank 0 needs
+    the data) before MPI is initialised.
+    """
+    for size_var, rank_var in zip(_SIZE_VARIABLES, _RANK_VARIABLES):
+        size, rank = os.environ.get(size_var), os.environ.get(rank_var)
+        if size is not None and rank is not None and size.isdigit() and rank.isdigit():
+            return int(rank), int(size)
+    return None
 
 
 class _SendRequest(Request):

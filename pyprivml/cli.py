@@ -1,0 +1,214 @@
+"""The ``pyprivml`` command line (also ``python -m pyprivml``).
+
+Subcommands::
+
+    pyprivml demo                                  # kernels on digits 4-vs-9: quantise, encode, decode
+    pyprivml train codedprivateml --dataset digits49 --workers 12 --case 2 --iters 50 --report out.json
+    mpiexec -n 13 pyprivml train codedprivateml --dataset digits49 --case 2 --iters 50
+    pyprivml plot out.json [more.json ...] -o curves.png
+
+Protocols plug in through :data:`PROTOCOLS`, one line each: ``name -> "module:function"``. The
+function takes the parsed arguments and returns a :class:`~pyprivml.report.Report` on rank 0 (None
+on other MPI ranks); if its module defines ``add_arguments(parser)``, that adds the protocol's own
+options to ``pyprivml train NAME``. Other subcommands register in :data:`COMMANDS` the same way
+(``name -> "module:function"``, the function taking the subparsers object to add itself).
+
+>>> parse_straggle("3:0.5,7:inf")
+{3: 0.5, 7: inf}
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from .field import DEFAULT_PRIME
+
+__all__ = ["main", "PROTOCOLS", "COMMANDS", "parse_straggle", "build_parser"]
+
+#: Protocol name -> "module:function" run by ``pyprivml train NAME``.
+PROTOCOLS = {
+    "codedprivateml": "pyprivml.protocols.codedprivateml:cli_train",
+}
+
+#: Extra subcommands: name -> "module:function(subparsers)" that registers it.
+COMMANDS: dict = {}
+
+
+def _resolve(spec: str):
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def parse_straggle(text: str | None) -> dict:
+    """``"RANK:SECONDS,..."`` -> {rank: seconds}; ``inf`` seconds make a worker that never answers."""
+    out: dict = {}
+    if not text:
+        return out
+    for item in text.split(","):
+        rank, sep, seconds = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(rank)] = float(seconds)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"bad straggler {item!r}: expected RANK:SECONDS, e.g. 3:0.5 or 3:inf") from None
+        if out[int(rank)] < 0:
+            raise argparse.ArgumentTypeError(f"straggler delay must be >= 0, got {item!r}")
+    return out
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("protocol", choices=sorted(PROTOCOLS), help="the protocol to train with")
+    p.add_argument("--dataset", default="digits49",
+                   help="digits49, breast_cancer, synthetic, cifar10 or gisette (default digits49)")
+    p.add_argument("--data-path", default=None, help="directory of the cifar10 / gisette files")
+    p.add_argument("--m", type=int, default=1000, help="rows of the synthetic data set")
+    p.add_argument("--d", type=int, default=50, help="features of the synthetic data set")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
+    p.add_argument("--workers", type=int, default=None,
+                   help="number of workers N (default: ranks - 1 under mpiexec, else 12)")
+    p.add_argument("--case", type=int, default=2, choices=(1, 2),
+                   help="1: maximum parallelisation, 2: equal parallelisation and privacy (seed 004 sec. V)")
+    p.add_argument("--K", type=int, default=None, help="parallelisation K (with --T, overrides --case)")
+    p.add_argument("--T", type=int, default=None, help="privacy threshold T (with --K)")
+    p.add_argument("--degree", type=int, default=1, help="degree r of the sigmoid approximation")
+    p.add_argument("--lx", type=int, default=2, help="data quantisation bits (eq. 4)")
+    p.add_argument("--lw", type=int, default=5, help="weight quantisation bits (eq. 6)")
+    p.add_argument("--lc", type=int, default=None, help="extra coefficient bits (default: automatic)")
+    p.add_argument("--p", type=int, default=DEFAULT_PRIME, help="the field prime")
+    p.add_argument("--iters", type=int, default=50, help="iterations J")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1/L, Theorem 1)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the weight quantisation draws")
+    p.add_argument("--transport", default="auto", choices=("auto", "mpi", "inprocess"),
+                   help="auto = MPI under mpiexec with >= 2 ranks, else in-process threads")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds the master waits for a recovery threshold of results")
+    p.add_argument("--straggle", type=parse_straggle, default={}, metavar="RANK:SECONDS,...",
+                   help="delay these worker ranks by SECONDS per iteration (inf: never answer)")
+    p.add_argument("--report", default=None, metavar="OUT.json", help="write the JSON report here")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyprivml", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="kernel demo: quantise, Lagrange-encode and decode digits 4-vs-9")
+    demo.add_argument("--workers", type=int, default=7, help="N of the demo code")
+    train = sub.add_parser("train", help="train a model with a protocol (in-process or under mpiexec)")
+    _add_train_options(train)
+    plot = sub.add_parser("plot", help="PNG curves of accuracy and loss from JSON reports")
+    plot.add_argument("reports", nargs="+", help="report files written by train --report")
+    plot.add_argument("-o", "--output", default=None, help="PNG path (default: first report with .png)")
+    for spec in COMMANDS.values():
+        _resolve(spec)(sub)
+    return parser
+
+
+def _train(argv) -> int:
+    parser = build_parser()
+    args, _ = parser.parse_known_args(argv)
+    module = importlib.import_module(PROTOCOLS[args.protocol].partition(":")[0])
+    if hasattr(module, "add_arguments"):
+        train_parser = argparse.ArgumentParser(prog=f"pyprivml train {args.protocol}")
+        _add_train_options(train_parser)
+        module.add_arguments(train_parser)
+        args = train_parser.parse_args(argv[1:])
+    else:
+        args = parser.parse_args(argv)
+    report = _resolve(PROTOCOLS[args.protocol])(args)
+    if report is None:  # a worker rank of an MPI run
+        return 0
+    print_summary(report)
+    if args.report:
+        report.save(args.report)
+        print(f"report written to {args.report}")
+    return 0
+
+
+def print_summary(report) -> None:
+    """The final table: accuracy beside the float baseline, seconds per phase (Table II columns)."""
+    from .report import format_table
+
+    params = report.parameters
+    head = ", ".join(f"{k}={params[k]}" for k in ("N", "K", "T", "r", "lx", "lw", "lc", "p", "iterations")
+                     if k in params)
+    print(f"{report.protocol} on {report.dataset}: {head}")
+    print(format_table([report.summary_row()]))
+    for w in report.meta.get("warnings", []):
+        print(f"warning: {w}")
+
+
+def _plot(args) -> int:
+    from .plot import plot_reports
+    from .report import Report
+
+    reports = [Report.load(p) for p in args.reports]
+    out = args.output or args.reports[0].rsplit(".", 1)[0] + ".png"
+    plot_reports(reports, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def demo(n_workers: int = 7) -> int:
+    """Quantise digits 4-vs-9, Lagrange-encode it for N workers, compute one coded gradient at
+    every worker, decode it from the fastest threshold of them and check it against the plaintext."""
+    import numpy as np
+
+    from .data import load_digits49
+    from .lagrange import LagrangeCode
+    from .protocols.codedprivateml import CodedPrivateMLConfig, plaintext_gradient_field, worker_compute
+    from .quantization import quantize, quantize_stochastic
+    from .report import format_table
+
+    ds = load_digits49()
+    cfg = CodedPrivateMLConfig(n_workers=n_workers, case=1, seed=0)
+    K, T = cfg.K_T()
+    plan = cfg.plan()
+    F = plan.field
+    rows = []
+
+    def step(name, fn, *a, **kw):
+        start = time.perf_counter()
+        out = fn(*a, **kw)
+        rows.append({"step": name, "ms": f"{1e3 * (time.perf_counter() - start):.2f}"})
+        return out
+
+    code = LagrangeCode(F, n_workers, K, T)
+    Xbar = step("quantise X (eq. 4)", quantize, ds.X_train, cfg.lx, F)
+    Xt = step(f"LCC-encode X for N={n_workers}, K={K}, T={T} (eq. 9)", code.encode, Xbar)
+    w = np.linspace(-0.5, 0.5, Xbar.shape[1])
+    Wbar = step("quantise w stochastically (eq. 7)", quantize_stochastic, w, cfg.lw, F, copies=plan.r, seed=0)
+    Wt = step("LCC-encode W (eq. 12)", code.encode_replicated, Wbar)
+    coeffs = plan.field_coefficients()
+    results = step("N worker gradients f(X~_i, W~_i) (eq. 18)",
+                   lambda: {i: worker_compute(Xt[i], Wt[i], coeffs, F) for i in range(n_workers)})
+    need = cfg.threshold()
+    fastest = dict(list(results.items())[::-1][:need])  # any `need` workers will do
+    blocks = step(f"decode from {need} workers (eq. 21)", code.decode, fastest, 2 * plan.r + 1)
+    decoded = np.asarray(blocks).sum(axis=0) % F.p
+    exact = plaintext_gradient_field(Xbar, Wbar, cfg)
+    print(f"digits 4-vs-9: m={Xbar.shape[0]}, d={Xbar.shape[1]}, p={F.p}, lx={cfg.lx}, lw={cfg.lw}, "
+          f"lc={plan.lc}, final exponent l={plan.exponent}")
+    print(format_table(rows))
+    ok = bool(np.array_equal(decoded, exact))
+    print(f"decoded gradient equals the plaintext X^T s(X, W) over F_p: {ok}")
+    return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "train" and len(argv) > 1 and argv[1] in PROTOCOLS:
+        return _train(argv)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo(args.workers)
+    if args.command == "plot":
+        return _plot(args)
+    if args.command == "train":  # unreachable with a valid protocol; argparse reported the error
+        return 2
+    return args.func(args) if hasattr(args, "func") else 2
