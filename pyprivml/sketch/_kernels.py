@@ -64,16 +64,23 @@ def hashed_sk(X, rows, signs, scale, out):
 
 
 @njit(cache=True)
+def _countsketch_row(x, buckets, signs, o, c0, c1):
+    for i in range(c0, c1):
+        o[buckets[i]] += signs[i] * x[i]
+
+
+@njit(cache=True)
 def countsketch_sk(X, buckets, signs, out):
-    """The s = 1 case of :func:`hashed_sk` (count-sketch), one load per coordinate."""
+    """The s = 1 case of :func:`hashed_sk` (count-sketch) on contiguous 1-D hash arrays: one
+    pass over x, reading 4 + 1 bytes of hash and sign per entry."""
     n_batch, d = X.shape
+    if n_batch == 1:
+        _countsketch_row(X[0], buckets, signs, out[0], 0, d)
+        return
     for c0 in range(0, d, _CHUNK):
         c1 = min(d, c0 + _CHUNK)
         for r in range(n_batch):
-            x = X[r]
-            o = out[r]
-            for i in range(c0, c1):
-                o[buckets[i]] += signs[i] * x[i]
+            _countsketch_row(X[r], buckets, signs, out[r], c0, c1)
 
 
 @njit(cache=True)

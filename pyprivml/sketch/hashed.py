@@ -35,12 +35,15 @@ class HashedSketch(Sketch):
         self.s = self.rows.shape[1]
         self.scale = float(scale)
         self._device_cache = {}
+        if self.s == 1 and self.scale == 1.0:  # count-sketch: contiguous 1-D copies for its kernel
+            self._buckets = np.ascontiguousarray(self.rows[:, 0])
+            self._signs1 = np.ascontiguousarray(self.signs[:, 0])
 
     # ---- NumPy: Numba kernels -------------------------------------------------------------
     def _sk_numpy(self, X):
         out = np.zeros((X.shape[0], self.b), dtype=X.dtype)
         if self.s == 1 and self.scale == 1.0:
-            _kernels.countsketch_sk(X, self.rows[:, 0], self.signs[:, 0], out)
+            _kernels.countsketch_sk(X, self._buckets, self._signs1, out)
         else:
             _kernels.hashed_sk(X, self.rows, self.signs, self.scale, out)
         return out
