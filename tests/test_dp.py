@@ -257,3 +257,19 @@ def test_sparse_vector_accounting():
     assert 0.5 < acc.epsilon(1e-4) < 10 * 0.5  # better than basic composition
     with pytest.raises(ValueError, match="method='pld'"):
         dp.PrivacyAccountant("rdp").add_sparse_vector(svt)
+
+
+def test_privacy_md_examples():
+    """The examples of docs/privacy.md run and print what the page shows."""
+    import doctest
+    import pathlib
+    import re
+
+    pytest.importorskip("torch")
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "privacy.md").read_text()
+    source = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    test = doctest.DocTestParser().get_doctest(source, {}, "privacy.md", "docs/privacy.md", 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 20 and result.failed == 0
