@@ -15,6 +15,7 @@ from .linalg import modcombine, modmatmul, modmatvec
 from .quantization import dequantize, quantize, quantize_stochastic, round_half_up, round_stochastic
 from .random import SecureRandom
 from .shamir import recombination_vector, shamir_reconstruct, shamir_share
+from . import dp, sketch  # noqa: E402  (subpackages: pp.sketch.make, pp.dp.ClippedGaussian)
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,5 @@ __all__ = [
     "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
     "CodedPrivateLogisticRegression", "CodedPrivateLinearRegression",
     "GradientDescentLogisticRegression", "GradientDescentLinearRegression",
+    "dp", "sketch",
 ]
