@@ -31,10 +31,14 @@ __all__ = ["main", "PROTOCOLS", "COMMANDS", "parse_straggle", "build_parser"]
 #: Protocol name -> "module:function" run by ``pyprivml train NAME``.
 PROTOCOLS = {
     "codedprivateml": "pyprivml.protocols.codedprivateml:cli_train",
+    "bgw": "pyprivml.protocols.mpc.cli:train_bgw",
+    "bh08": "pyprivml.protocols.mpc.cli:train_bh08",
 }
 
 #: Extra subcommands: name -> "module:function(subparsers)" that registers it.
-COMMANDS: dict = {}
+COMMANDS: dict = {
+    "compare": "pyprivml.protocols.compare:register",
+}
 
 
 def _resolve(spec: str):
@@ -76,8 +80,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--K", type=int, default=None, help="parallelisation K (with --T, overrides --case)")
     p.add_argument("--T", type=int, default=None, help="privacy threshold T (with --K)")
     p.add_argument("--degree", type=int, default=1, help="degree r of the sigmoid approximation")
-    p.add_argument("--lx", type=int, default=2, help="data quantisation bits (eq. 4)")
-    p.add_argument("--lw", type=int, default=5, help="weight quantisation bits (eq. 6)")
+    p.add_argument("--lx", type=int, default=3, help="data quantisation bits (eq. 4)")
+    p.add_argument("--lw", type=int, default=4, help="weight quantisation bits (eq. 6)")
     p.add_argument("--lc", type=int, default=None, help="extra coefficient bits (default: automatic)")
     p.add_argument("--p", type=int, default=DEFAULT_PRIME, help="the field prime")
     p.add_argument("--iters", type=int, default=50, help="iterations J")

@@ -104,7 +104,8 @@ class _ClassifierMixin:
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0  # first: it raises if the model is not fitted
+        return self.classes_[positive.astype(int)]
 
     def score(self, X, y) -> float:
         """Mean accuracy."""
@@ -127,7 +128,7 @@ class _CodedPrivate(_LinearModelBase):
     _param_names = ("n_workers", "K", "T", "case", "degree", "lx", "lw", "lc", "p", "max_iter", "lr",
                     "fit_interval", "fit_intercept", "random_state", "transport", "timeout", "straggle")
 
-    def __init__(self, n_workers: int, K=None, T=None, case: int = 2, degree: int = 1, lx: int = 2, lw: int = 5,
+    def __init__(self, n_workers: int, K=None, T=None, case: int = 2, degree: int = 1, lx: int = 3, lw: int = 4,
                  lc=None, p: int = DEFAULT_PRIME, max_iter: int = 50, lr=None, fit_interval=DEFAULT_INTERVAL,
                  fit_intercept: bool = True, random_state=None, transport: str = "auto", timeout: float = 120.0,
                  straggle=None):
@@ -183,10 +184,6 @@ class CodedPrivateLinearRegression(_RegressorMixin, _CodedPrivate):
     the coded gradient X^T (X w) is exact up to quantisation. Targets should be of order 1."""
 
     _task = "linear"
-
-    def __init__(self, n_workers: int, **kwargs):
-        kwargs.setdefault("lw", 5)
-        super().__init__(n_workers, **kwargs)
 
     def fit(self, X, y):
         return self._fit(X, np.asarray(y, dtype=np.float64))

@@ -115,8 +115,8 @@ class CodedPrivateMLConfig:
     case: int = 2
     degree: int = 1
     task: str = "logistic"
-    lx: int = 2
-    lw: int = 5
+    lx: int = 3
+    lw: int = 4
     lc: int | None = None
     p: int = DEFAULT_PRIME
     max_iter: int = 50
@@ -228,7 +228,8 @@ def worker_compute(Xt, Wt, coefficients, field: PrimeField) -> np.ndarray:
 
 def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     """Worker i = rank i+1: receive X̃_i once, then answer every W̃_i with f(X̃_i, W̃_i) until stopped."""
-    setup, _ = transport.recv(0, TAG_SETUP)
+    with transport.in_phase("control"):
+        setup, _ = transport.recv(0, TAG_SETUP)
     F = PrimeField(setup["p"])
     coefficients = np.asarray(setup["coefficients"], dtype=np.int64)
     with transport.in_phase("data"):
@@ -310,9 +311,11 @@ class _Master:
         self.lr = cfg.lr if cfg.lr is not None else lipschitz_lr(self.X, cfg.task)
         setup = {"p": F.p, "coefficients": self.plan.field_coefficients().tolist()}
         reqs = []
+        with t.in_phase("control"):
+            for rank in self.workers:
+                t.send(setup, rank, TAG_SETUP)
         with t.in_phase("data"):
             for i, rank in enumerate(self.workers):
-                t.send(setup, rank, TAG_SETUP)
                 reqs.append(t.isend(Xt[i], rank, TAG_DATA))
             for r in reqs:
                 r.wait()
