@@ -34,8 +34,11 @@ _HALF_BITS = 16
 _HALF_MASK = (1 << _HALF_BITS) - 1
 #: Below this many delayed terms the operand is split into 16-bit halves (see module docstring).
 _MIN_DIRECT_TERMS = 16
-#: Kernels smaller than this (output or streamed elements) run without touching BLAS's pool.
-_BIG = 1 << 18
+#: Work (multiply-adds or elements) below which a kernel runs on the calling thread alone: a
+#: parallel launch costs tens of microseconds, and milliseconds when the cores are oversubscribed.
+_PARALLEL_MIN = 1 << 20
+#: Work above which BLAS's pool is held to one thread meanwhile (the limit costs ~50 us).
+_BLAS_LIMIT_MIN = 1 << 23
 
 
 def asarray(x):
@@ -215,8 +218,12 @@ def _combine_halves(lo, hi, p):
 
 
 def _run(kernel, *args, work):
+    """Call a parallel kernel with a thread count that pays for `work`, BLAS quiet if large."""
+    if work < _PARALLEL_MIN:
+        threads.use_numba_threads(1)
+        return kernel(*args)
     threads.use_numba_threads()
-    if work >= _BIG:
+    if work >= _BLAS_LIMIT_MIN:
         with threads.limit_blas_threads(1):
             return kernel(*args)
     return kernel(*args)
