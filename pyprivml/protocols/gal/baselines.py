@@ -1,0 +1,77 @@
+"""The seed's baselines for GAL (seed 003, §4 'Baselines', Table 1).
+
+- ``alone``: Alice with only her own columns — GAL with one organisation, i.e. gradient boosting
+  of her local model (eq. 1).
+- ``joint``: every column at Alice, trained by the same booster (eq. 2, the oracle).
+- ``late``: late fusion — every organisation fits its local model to the *labels* (regression: y;
+  classification: the one-hot labels) and Alice sums the outputs. It needs the labels at every
+  organisation, so it is a centralised reference, as in the seed.
+- ``al``: Assisted Learning [23] — one organisation at a time, in turn, fits the current
+  pseudo-residual and Alice adds its fit with a constant rate η = 1; a 'round' visits all M
+  organisations, so AL uses M times GAL's messages per round (§4.3).
+
+Each function takes a :class:`~.experiment.GALSetup` and returns the test metric per round
+(``late`` has one round). The centralised ones run in one process: they are references, not
+protocols between organisations.
+
+>>> s = GALSetup(dataset="iris", orgs=4, rounds=2)
+>>> len(run_baseline("al", s)["test_metric_per_round"])
+3
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .experiment import GALSetup, gal_rank, metric
+from .losses import get_loss
+
+BASELINES = ("alone", "joint", "late", "al")
+
+
+def alone(setup: GALSetup) -> dict:
+    return gal_rank(None, replace(setup, columns=[setup.blocks[0]], dms=False))
+
+
+def joint(setup: GALSetup) -> dict:
+    return gal_rank(None, replace(setup, columns=[np.arange(setup.data.num_features)], dms=False))
+
+
+def _labels_as_targets(setup: GALSetup) -> np.ndarray:
+    d = setup.data
+    if d.task == "regression":
+        return d.y_train.reshape(-1, 1)
+    return np.eye(d.num_classes)[d.y_train]
+
+
+def late(setup: GALSetup) -> dict:
+    target = _labels_as_targets(setup)
+    total = 0.0
+    for m in range(setup.num_orgs):
+        learner = setup.learner(m)
+        learner.fit_round(target)
+        total = total + learner.predict_rounds("test")[0]
+    return {"test_metric": metric(setup.data, total), "test_metric_per_round": [metric(setup.data, total)]}
+
+
+def al(setup: GALSetup, eta: float = 1.0) -> dict:
+    d = setup.data
+    loss = get_loss(setup.loss_name, d.output_dim)
+    learners = [setup.learner(m) for m in range(setup.num_orgs)]
+    F = np.tile(loss.init(d.y_train), (len(d.y_train), 1))
+    F_test = [np.tile(loss.init(d.y_train), (len(d.y_test), 1))]
+    for _ in range(setup.rounds):
+        for learner in learners:  # sequential: each organisation sees the residual its predecessor left
+            F = F + eta * learner.fit_round(loss.pseudo_residual(d.y_train, F))
+        F_test.append(F_test[0] + eta * sum(lr.predict_rounds("test").sum(axis=0) for lr in learners))
+    per_round = [metric(d, F) for F in F_test]
+    return {"test_metric": per_round[-1], "test_metric_per_round": per_round}
+
+
+def run_baseline(name: str, setup: GALSetup) -> dict:
+    funcs = {"alone": alone, "joint": joint, "late": late, "al": al}
+    if name not in funcs:
+        raise ValueError(f"unknown baseline {name!r}; valid: {', '.join(BASELINES)}")
+    return funcs[name](setup)

@@ -1,0 +1,106 @@
+"""``pyprivml train gal``: one GAL run, in-process or under ``mpiexec -n M`` (one rank per organisation).
+
+    pyprivml train gal --dataset diabetes --orgs 8 --model linear --rounds 10 --report gal.json
+    mpiexec -n 8 pyprivml train gal --dataset diabetes --orgs 8 --model linear --rounds 10
+    pyprivml plot gal.json          # loss, η and assistance weights per round (seed Figure 4)
+
+The shared options (``--dataset``, ``--seed``, ``--transport``, ``--timeout``, ``--report``,
+``--no-progress``) come from :mod:`pyprivml.cli`; the options below are GAL's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .baselines import BASELINES, run_baseline
+from .experiment import GALSetup, gal_rank
+
+
+def _q(text: str):
+    parts = [float(p) for p in text.split(",")]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def _eta(text: str):
+    return text if text == "line_search" else float(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("GAL (seed 003)")
+    g.add_argument("--orgs", type=int, default=None,
+                   help="number of organisations M, Alice included (default: the MPI ranks, else 8)")
+    g.add_argument("--model", default="linear",
+                   help="local model: linear, mlp, cnn, gb, svm, or a mixture such as gb-svm")
+    g.add_argument("--rounds", type=int, default=10, help="assistance rounds T")
+    g.add_argument("--loss", default=None, choices=("squared", "l1", "cross_entropy"),
+                   help="Alice's overarching loss (default: squared / cross_entropy by task)")
+    g.add_argument("--q", type=_q, default=2.0, help="local ℓ_q, or q1,q2 for the two halves (Table 4)")
+    g.add_argument("--weighting", default="learned", choices=("learned", "average"))
+    g.add_argument("--eta", type=_eta, default="line_search", help="line_search or a constant rate")
+    g.add_argument("--privacy", default=None, choices=("dp", "ip"), help="perturb residuals (Table 5)")
+    g.add_argument("--noise-sigma", type=float, default=0.0,
+                   help="σ of N(0, σ²) added by half of the organisations (Table 6)")
+    g.add_argument("--dms", action="store_true", help="deep model sharing (mlp/cnn local models)")
+    g.add_argument("--csv", default=None, help="CSV file for bostonhousing / qsar")
+    g.add_argument("--baselines", default="", help=f"comma list of baselines to add: {','.join(BASELINES)}")
+
+
+def setup_from_args(args, size: int | None = None) -> GALSetup:
+    orgs = args.orgs if args.orgs is not None else (size or 8)
+    return GALSetup(dataset=args.dataset, orgs=orgs, model=args.model, rounds=args.rounds,
+                    seed=0 if args.seed is None else args.seed, loss=args.loss, q=args.q,
+                    weighting=args.weighting, eta=args.eta, privacy=args.privacy,
+                    noise_sigma=args.noise_sigma, dms=args.dms, csv_path=args.csv)
+
+
+def run(args):
+    """Train GAL; return a :class:`pyprivml.report.Report` on Alice's rank, None elsewhere."""
+    from tqdm import tqdm
+
+    from pyprivml.comm import launch, resolve_kind
+    from pyprivml.report import Report
+
+    kind = resolve_kind(args.transport)
+    size = None
+    if kind == "mpi":
+        from pyprivml.comm.mpi import MPITransport
+
+        size = MPITransport().size
+    setup = setup_from_args(args, size)
+    if size is not None and setup.num_orgs != size:
+        raise SystemExit(f"--orgs {setup.num_orgs} needs mpiexec -n {setup.num_orgs}, got {size} ranks")
+    bar = tqdm(total=setup.rounds, desc=f"GAL {setup.dataset} M={setup.num_orgs}",
+               disable=not getattr(args, "progress", True))
+    t0 = time.perf_counter()
+
+    def role(transport):
+        return gal_rank(transport, setup, progress=bar if transport.rank == 0 else None,
+                        timeout=args.timeout)
+
+    try:
+        result = launch(role, setup.num_orgs, kind=kind)
+    finally:
+        bar.close()
+    if result.rank != 0:
+        return None
+    out = result.master
+    seconds_total = time.perf_counter() - t0
+    alice = result.transports[0]
+    key = "accuracy" if out["metric"] == "accuracy" else "mad"
+    scale = 0.01 if key == "accuracy" else 1.0  # reports keep accuracy as a fraction
+    history = [{"iteration": t, "loss": out["train_loss_per_round"][t - 1] if t else None,
+                key: scale * out["test_metric_per_round"][t],
+                "eta": out["eta_per_round"][t - 1] if t else None,
+                "weights": out["weights_per_round"][t - 1] if t else None}
+               for t in range(setup.rounds + 1)]
+    baselines = {}
+    for name in filter(None, (b.strip() for b in args.baselines.split(","))):
+        baselines[name] = run_baseline(name, setup)["test_metric"]
+    phases = {p: s.as_dict() for p, s in alice.log.phases.items()}
+    return Report.new("gal", setup.describe(), dataset=setup.dataset, history=history,
+                      seconds={"communication": sum(s["seconds"] for s in phases.values()),
+                               "total": seconds_total},
+                      bytes={p: s["bytes_sent"] + s["bytes_received"] for p, s in phases.items()},
+                      meta={"metric": out["metric"], "transport": result.kind,
+                            "test_metric": out["test_metric"], "baselines": baselines})
