@@ -33,6 +33,7 @@ PROTOCOLS = {
     "codedprivateml": "pyprivml.protocols.codedprivateml:cli_train",
     "bgw": "pyprivml.protocols.mpc.cli:train_bgw",
     "bh08": "pyprivml.protocols.mpc.cli:train_bh08",
+    "gal": "pyprivml.protocols.gal.cli:run",
 }
 
 #: Extra subcommands: name -> "module:function(subparsers)" that registers it.

@@ -24,7 +24,8 @@ class _MPC(_LinearModelBase):
                     "lr", "fit_interval", "fit_intercept", "random_state", "transport")
 
     def __init__(self, protocol: str = "bh08", n_workers: int = 10, T=None, groups: int = 3, degree: int = 1,
-                 lx: int = 2, lw: int = 5, lc=None, p: int = DEFAULT_PRIME, max_iter: int = 50, lr=None,
+                 lx: int = MPCConfig.lx, lw: int = MPCConfig.lw, lc=None, p: int = DEFAULT_PRIME,
+                 max_iter: int = MPCConfig.max_iter, lr=None,
                  fit_interval=DEFAULT_INTERVAL, fit_intercept: bool = True, random_state=None,
                  transport: str = "auto"):
         self.protocol, self.n_workers, self.T, self.groups, self.degree = protocol, n_workers, T, groups, degree
