@@ -97,6 +97,8 @@ def run(args):
     baselines = {}
     for name in filter(None, (b.strip() for b in args.baselines.split(","))):
         baselines[name] = run_baseline(name, setup)["test_metric"]
+    print(f"GAL test {out['metric']} after {setup.rounds} rounds: {out['test_metric']:.2f}"
+          + "".join(f", {k} {v:.2f}" for k, v in baselines.items()))
     phases = {p: s.as_dict() for p, s in alice.log.phases.items()}
     return Report.new("gal", setup.describe(), dataset=setup.dataset, history=history,
                       seconds={"communication": sum(s["seconds"] for s in phases.values()),

@@ -11,6 +11,8 @@ ever sees it.
   an image patch (n, C, H, W) as an image;
 - ``gb``: scikit-learn gradient boosting, one booster per output; q = 2 is the squared error,
   q = 1 the absolute error (the two ℓ_q scikit-learn boosting offers);
+- ``tree``: one scikit-learn regression tree per output (depth 3), the classical booster's base
+  learner: with it and one organisation GAL is scikit-learn's gradient boosting;
 - ``svm``: scikit-learn's RBF support vector regression, one per output. Its ε-insensitive loss is
   an ℓ₁-type loss fixed by the method, so q does not change it (stated, not silently dropped:
   :func:`make_model` says so in ``LocalModelSpec.describe``).
@@ -37,7 +39,7 @@ import torch
 
 from .losses import check_q, lq_loss
 
-MODEL_NAMES = ("linear", "mlp", "cnn", "gb", "svm")
+MODEL_NAMES = ("linear", "mlp", "cnn", "gb", "svm", "tree")
 
 
 def _as_2d(r: np.ndarray) -> np.ndarray:
@@ -201,6 +203,16 @@ def _gb(q, seed):
                                                           random_state=seed))
 
 
+def _tree(q, seed, max_depth: int = 3):
+    from sklearn.tree import DecisionTreeRegressor
+
+    criteria = {1.0: "absolute_error", 2.0: "squared_error"}
+    if q not in criteria:
+        raise ValueError(f"a regression tree (scikit-learn) offers ℓ_q for q in (1, 2) only, got q={q}")
+    return SklearnModel(lambda: DecisionTreeRegressor(criterion=criteria[q], max_depth=max_depth,
+                                                      random_state=seed))
+
+
 def _svm(q, seed):
     from sklearn.svm import SVR
 
@@ -233,6 +245,8 @@ def make_model(name: str, q: float = 2.0, seed: int = 0, **options):
         return _gb(q, seed)
     if name == "svm":
         return _svm(q, seed)
+    if name == "tree":
+        return _tree(q, seed, **options)
     raise ValueError(f"unknown local model {name!r}; valid: {', '.join(MODEL_NAMES)} or a mixture "
                      f"such as 'gb-svm'")
 

@@ -83,7 +83,7 @@ class LocalLearner:
         """Per-round fresh models of class ``model`` (eq. 3); ``options`` go to the model class."""
         options = dict(options or {})
         if model in ("gb", "svm"):
-            options = {}  # scikit-learn models take their settings from make_model
+            options = {}  # these scikit-learn models take their settings from make_model
         return cls(data, lambda t: make_model(model, q=q, seed=seed * 1000 + t, **options), **kw)
 
     def fit_round(self, r: np.ndarray) -> np.ndarray:
