@@ -212,6 +212,12 @@ def check_elements(a: np.ndarray, p: int, name: str = "array") -> None:
         )
     if a.size == 0:
         return
+    if a.dtype.kind == "i" and a.dtype.itemsize * 8 - 1 >= p.bit_length():
+        # One pass instead of min and max: seen as unsigned, negatives become >= 2**(bits-1) >= p.
+        if a.view(a.dtype.str.replace("i", "u")).max() < p:
+            return
+    elif a.dtype.kind == "u" and a.max() < p:
+        return
     lo, hi = a.min(), a.max()
     if lo < 0 or hi >= p:
         raise ValueError(
