@@ -124,7 +124,11 @@ def _train(argv) -> int:
         args = train_parser.parse_args(argv[1:])
     else:
         args = parser.parse_args(argv)
-    report = _resolve(PROTOCOLS[args.protocol])(args)
+    try:
+        report = _resolve(PROTOCOLS[args.protocol])(args)
+    except (ValueError, TimeoutError) as exc:  # bad parameters, a wrap-around proof that fails, dead workers
+        print(f"pyprivml train {args.protocol}: error: {exc}", file=sys.stderr)
+        return 2
     if report is None:  # a worker rank of an MPI run
         return 0
     print_summary(report)

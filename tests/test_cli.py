@@ -52,8 +52,11 @@ def test_bad_arguments_are_reported(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "codedprivateml", "--straggle", "3-0.5"])
     assert "expected RANK:SECONDS" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="needs N >= 9"):
-        cli.main(["train", "codedprivateml", "--workers", "6", "--case", "2", "--transport", "inprocess"])
+    assert cli.main(["train", "codedprivateml", "--workers", "6", "--case", "2", "--transport", "inprocess"]) == 2
+    assert "error: case 2 with degree r = 1 needs N >= 9 workers" in capsys.readouterr().err
+    assert cli.main(["train", "codedprivateml", "--workers", "4", "--case", "1", "--lx", "12", "--iters", "1",
+                     "--transport", "inprocess", "--no-progress"]) == 2
+    assert "before training: decoded gradient entries could reach" in capsys.readouterr().err
 
 
 def test_parse_straggle():
