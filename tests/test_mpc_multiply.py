@@ -169,3 +169,13 @@ def test_chi_square_detects_leak():
     secret = np.full(20_000, 7)
     noise = np.random.default_rng(0).integers(0, p, 20_000)
     assert _chi_square_pvalue([secret, noise], p) < 1e-10
+
+
+def test_docs_mpc_md_is_runnable():
+    """docs/mpc.md's examples pass as a doctest."""
+    import doctest
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "mpc.md"
+    failed, attempted = doctest.testfile(str(path), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert attempted > 0 and failed == 0
