@@ -29,7 +29,7 @@ from .mpi import MPITransport, launched_under_mpi, mpi_world
 
 __all__ = [
     "ANY_SOURCE", "ANY_TAG", "PhaseStats", "TrafficLog", "Request", "Transport", "TransportTimeout",
-    "TransportAborted", "payload_nbytes", "InProcessNetwork", "InProcessTransport", "run_inprocess",
+    "TransportAborted", "payload_nbytes", "InProcessNetwork", "InProcessTransport", "InProcessRun", "run_inprocess",
     "MPITransport", "launched_under_mpi", "mpi_world", "resolve_kind", "make_transport", "launch", "LaunchResult",
 ]
 
