@@ -44,12 +44,14 @@ class GALSetup:
     noise_seed: int | None = None     # None: privacy/robustness noise from a CSPRNG; int: reproducible
     dms: bool = False                 # deep model sharing for mlp / cnn organisations
     csv_path: str | None = None
+    split_seed: int | None = None     # seed of the 80/20 split; None: the run's seed
     model_options: dict = field(default_factory=dict)  # e.g. {"weight_decay": 1e-3} for torch models
     columns: list | None = field(default=None, repr=False)  # explicit feature blocks, overrides orgs
 
     @cached_property
     def data(self) -> TabularData:
-        return load_tabular(self.dataset, seed=self.seed, csv_path=self.csv_path)
+        split = self.seed if self.split_seed is None else self.split_seed
+        return load_tabular(self.dataset, seed=split, csv_path=self.csv_path)
 
     @cached_property
     def blocks(self) -> list:
