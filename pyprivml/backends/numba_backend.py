@@ -69,10 +69,11 @@ def _mod(acc, p, pinv):
 # -- matmul: 4x4 register tiles over B transposed ---------------------------------------------
 
 @njit(cache=True, inline="always")
-def _tile(A, Bt, out, i, j, k_lo, k_hi, reduce_now, p, pinv):
-    """out[i:i+4, j:j+4] += A[i:i+4, k_lo:k_hi] @ Bt[j:j+4, k_lo:k_hi].T, reduced if asked."""
+def _tile(A, Bt, out, kb, i, j, reduce_now, p, pinv):
+    """out[i:i+4, j:j+4] += A[kb, i:i+4] @ Bt[kb, j:j+4].T (one packed k-block), reduced if asked."""
     # Unsigned indices skip Numba's negative-index wrap-around, which would otherwise turn the
     # contiguous vector loads into gathers.
+    ukb = np.uint64(kb)
     i0 = np.uint64(i)
     i1 = np.uint64(i + 1)
     i2 = np.uint64(i + 2)
@@ -97,16 +98,16 @@ def _tile(A, Bt, out, i, j, k_lo, k_hi, reduce_now, p, pinv):
     c31 = out[i + 3, j + 1]
     c32 = out[i + 3, j + 2]
     c33 = out[i + 3, j + 3]
-    for tt in range(k_lo, k_hi):
+    for tt in range(A.shape[2]):
         t = np.uint64(tt)
-        x0 = np.uint64(A[i0, t])
-        x1 = np.uint64(A[i1, t])
-        x2 = np.uint64(A[i2, t])
-        x3 = np.uint64(A[i3, t])
-        y0 = np.uint64(Bt[j0, t])
-        y1 = np.uint64(Bt[j1, t])
-        y2 = np.uint64(Bt[j2, t])
-        y3 = np.uint64(Bt[j3, t])
+        x0 = np.uint64(A[ukb, i0, t])
+        x1 = np.uint64(A[ukb, i1, t])
+        x2 = np.uint64(A[ukb, i2, t])
+        x3 = np.uint64(A[ukb, i3, t])
+        y0 = np.uint64(Bt[ukb, j0, t])
+        y1 = np.uint64(Bt[ukb, j1, t])
+        y2 = np.uint64(Bt[ukb, j2, t])
+        y3 = np.uint64(Bt[ukb, j3, t])
         c00 += x0 * y0
         c01 += x0 * y1
         c02 += x0 * y2
@@ -165,35 +166,40 @@ _MC, _NC, _KC = 64, 256, 256
 
 @njit(cache=True, parallel=True)
 def _matmul_kernel(A, Bt, p, pinv, terms, out):
-    """out (uint64 zeros, (n, m)) = A (n, k) @ Bt (m, k).T mod p; n, m multiples of 4.
+    """out (uint64 zeros, (n, m)) = sum over k-blocks kb of A[kb] @ Bt[kb].T, mod p.
 
+    A (nkb, n, kc) and Bt (nkb, m, kc) are packed by :func:`_pack`: n, m multiples of 4, and each
+    k-block contiguous, so a block's rows sit 4 kc bytes apart rather than 4 k bytes (a multiple
+    of 4 KiB for the power-of-two n that would make them collide in the same cache sets).
     `terms` is how many products fit in a uint64 accumulator (a reduced carry counts as one).
     """
-    n, k = A.shape
-    m = Bt.shape[0]
-    kc = min(_KC, terms - 1)
+    nkb, n, kc = A.shape
+    m = Bt.shape[1]
     for ib in prange((n + _MC - 1) // _MC):
         i_lo = ib * _MC
         i_hi = min(n, i_lo + _MC)
         for j_lo in range(0, m, _NC):
             j_hi = min(m, j_lo + _NC)
             pending = 0
-            for k_lo in range(0, k, kc):
-                k_hi = min(k, k_lo + kc)
-                pending += k_hi - k_lo
-                reduce_now = k_hi == k or pending + min(kc, k - k_hi) > terms
+            for kb in range(nkb):
+                pending += kc
+                reduce_now = kb == nkb - 1 or pending + kc > terms
                 for i in range(i_lo, i_hi, 4):
                     for j in range(j_lo, j_hi, 4):
-                        _tile(A, Bt, out, i, j, k_lo, k_hi, reduce_now, p, pinv)
+                        _tile(A, Bt, out, kb, i, j, reduce_now, p, pinv)
                 if reduce_now:
                     pending = 1
 
 
-def _pad4(a):
-    """C-contiguous uint32 copy of a 2-D array with rows padded by zeros to a multiple of 4."""
-    rows = -(-a.shape[0] // 4) * 4
-    out = np.zeros((rows, a.shape[1]), dtype=np.uint32)
-    out[: a.shape[0]] = a
+def _pack(a, kc):
+    """a (rows, k), any integer dtype and strides, as uint32 blocks (nkb, rows4, kc): rows padded
+    by zeros to a multiple of 4 and k to a multiple of kc (zeros add nothing to the products)."""
+    rows, k = a.shape
+    nkb = -(-k // kc)
+    out = np.zeros((nkb, -(-rows // 4) * 4, kc), dtype=np.uint32)
+    for kb in range(nkb):
+        part = a[:, kb * kc:(kb + 1) * kc]
+        out[kb, :rows, :part.shape[1]] = part
     return out
 
 
@@ -229,11 +235,11 @@ def _run(kernel, *args, work):
     return kernel(*args)
 
 
-def _matmul_u32(A, Bt, p, bound_b):
-    n, m = A.shape[0], Bt.shape[0]
-    out = np.zeros((A.shape[0], Bt.shape[0]), dtype=np.uint64)
-    _run(_matmul_kernel, A, Bt, np.int64(p), 1.0 / p, np.int64(_terms(p, bound_b)), out,
-         work=n * m * A.shape[1])
+def _matmul_u32(A, Bt, p, terms):
+    nkb, n, kc = A.shape
+    out = np.zeros((n, Bt.shape[1]), dtype=np.uint64)
+    _run(_matmul_kernel, A, Bt, np.int64(p), 1.0 / p, np.int64(terms), out,
+         work=n * out.shape[1] * nkb * kc)
     return out.view(np.int64)
 
 
@@ -244,13 +250,17 @@ def matmul(A, B, p):
         return np.zeros((n, m), dtype=np.int64)
     if n < 4:  # a few long rows: the streaming kernel wins and needs no padding
         return combine(A, B, p)
-    A4 = _pad4(A)
     if _direct(p):
-        out = _matmul_u32(A4, _pad4(B.T), p, p - 1)
+        terms = _terms(p, p - 1)
+        kc = min(_KC, terms - 1, k)
+        out = _matmul_u32(_pack(A, kc), _pack(B.T, kc), p, terms)
     else:
+        terms = _terms(p, _HALF_MASK)
+        kc = min(_KC, terms - 1, k)
+        A_packed = _pack(A, kc)
         lo, hi = _split_halves(B.T)
-        out = _combine_halves(_matmul_u32(A4, _pad4(lo), p, _HALF_MASK),
-                              _matmul_u32(A4, _pad4(hi), p, _HALF_MASK), p)
+        out = _combine_halves(_matmul_u32(A_packed, _pack(lo, kc), p, terms),
+                              _matmul_u32(A_packed, _pack(hi, kc), p, terms), p)
     if out.shape != (n, m):
         out = np.ascontiguousarray(out[:n, :m])
     return out
