@@ -28,8 +28,10 @@ $(NATIVE): $(DEPS) setup.py pyproject.toml $(wildcard kernels/*.c kernels/*.h bi
 setup: $(DEPS)
 build: $(NATIVE)
 
+# The main job: CodedPrivateML on digits 4-vs-9 with N = 9 workers (K = 2, T = 1) under mpiexec.
+RUN_RANKS ?= 10
 run: build
-	$(BIN)/python -m pyprivml demo
+	$(BIN)/mpiexec -n $(RUN_RANKS) $(BIN)/python -m pyprivml train codedprivateml --dataset digits49 --case 2 --iters 50
 
 test-c: $(DEPS)
 	$(BIN)/cmake -S . -B build/c -DCMAKE_BUILD_TYPE=Release >/dev/null
