@@ -15,6 +15,7 @@ from .linalg import modcombine, modmatmul, modmatvec
 from .quantization import dequantize, quantize, quantize_stochastic, round_half_up, round_stochastic
 from .random import SecureRandom
 from .shamir import recombination_vector, shamir_reconstruct, shamir_share
+from .threads import get_num_threads, set_num_threads
 from . import dp, sketch  # noqa: E402  (subpackages: pp.sketch.make, pp.dp.ClippedGaussian)
 
 __version__ = "0.1.0"
@@ -23,7 +24,7 @@ __all__ = [
     "PrimeField", "DEFAULT_PRIME", "is_prime", "next_prime", "prev_prime",
     "modmatmul", "modmatvec", "modcombine",
     "quantize", "quantize_stochastic", "dequantize", "round_half_up", "round_stochastic",
-    "available_backends", "set_backend", "get_backend",
+    "available_backends", "set_backend", "get_backend", "set_num_threads", "get_num_threads",
     "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
     "CodedPrivateLogisticRegression", "CodedPrivateLinearRegression",
     "GradientDescentLogisticRegression", "GradientDescentLinearRegression",

@@ -175,6 +175,18 @@ def test_plain_int_and_field_agree(backend, to_backend, rng):
                           to_host(pp.modmatmul(to_dev(A), to_dev(B), 97, backend=backend)))
 
 
+@pytest.mark.parametrize("p", PRIMES + [5, 2**13 - 1])
+def test_numba_division_free_reduction(p, rng):
+    """The float-quotient reduction of the Numba kernels against Python's % on extreme uint64."""
+    from pyprivml.backends.numba_backend import _mod
+
+    acc = np.concatenate([rng.integers(0, 2**64, 2000, dtype=np.uint64),
+                          np.array([0, 1, p - 1, p, p + 1, 2**53, 2**53 + 1, 2**63, 2**64 - 1,
+                                    2**64 - p, (2**64 - 1) // p * p], dtype=np.uint64)])
+    got = [_mod(a, np.int64(p), 1.0 / p) for a in acc]
+    assert got == [int(a) % p for a in acc]
+
+
 def test_numba_same_bits_for_every_thread_count(rng):
     p = DEFAULT_PRIME
     A, B = randint(rng, p, (70, 300)), randint(rng, p, (300, 90))

@@ -10,8 +10,9 @@ How the kernels stay exact and fast (DESIGN.md, "Delayed reduction"):
 * The reduction ``acc mod p`` avoids the (unvectorisable, slow) 64-bit division: a quotient estimate
   in float64 brings acc below 2**35 in absolute value, a second estimate below 2p, and two
   conditional corrections land in [0, p) exactly (:func:`_mod`).
-* ``modmatmul`` packs 4x4 output tiles in sixteen uint64 accumulators over B transposed once, in
-  cache blocks; ``combine`` streams the long rows of X once in column chunks.
+* ``modmatmul`` copies A and B^T once into contiguous k-blocks (:func:`_pack`) and holds 4x4
+  output tiles in sixteen uint64 accumulators; ``combine`` streams the long rows of X once in
+  column chunks; ``matvec`` reads four rows of A per pass over x.
 * Stochastic rounding draws u_j from the same SplitMix64 counter stream as the reference, indexed
   by the output's flat index j, so the bits never depend on the thread count.
 * Every kernel is ``cache=True`` (compiled once per machine) and parallel over independent output
@@ -210,7 +211,8 @@ def _split_halves(a):
 
 
 def _terms(p, bound_b):
-    """Products (p - 1) * bound_b that fit, with headroom for one reduced carry."""
+    """How many products a b (a <= p - 1, b <= bound_b) a uint64 sum holds; the kernels count a
+    reduced carry (< p <= (p - 1) bound_b) as one of them."""
     return ((1 << 64) - 1) // ((p - 1) * bound_b)
 
 
