@@ -24,6 +24,10 @@ def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
     reports = list(reports)
     if not reports:
         raise ValueError("plot_reports needs at least one report")
+    if all(r.protocol == "gal" for r in reports):  # GAL has its own panels (seed 003 Figure 4)
+        from .protocols.gal.plot import plot_gal_reports
+
+        return plot_gal_reports(reports, out_path, title=title)
     metric = "accuracy" if any("accuracy" in h for r in reports for h in r.history) else "r2"
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     baseline_drawn = False

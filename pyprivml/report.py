@@ -117,7 +117,7 @@ class Report:
     # -- tables ------------------------------------------------------------------------------
 
     def summary_row(self) -> dict:
-        metric = "accuracy" if self.final("accuracy") is not None else "r2"
+        metric = next((m for m in ("accuracy", "r2", "mad") if self.final(m) is not None), "accuracy")
 
         def pct(v):
             return "-" if v is None else (f"{100 * v:.2f}%" if metric == "accuracy" else f"{v:.4f}")
