@@ -257,3 +257,18 @@ def test_entries_outside_the_field(bad):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown backend 'fortran'"):
         pp.modmatmul(np.eye(2, dtype=np.int64), np.eye(2, dtype=np.int64), 97, backend="fortran")
+
+
+def test_thread_settings(monkeypatch):
+    monkeypatch.setenv(threads.ENV_VAR, "1")
+    assert threads.default_num_threads() == 1
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv(threads.ENV_VAR, bad)
+        with pytest.raises(ValueError, match="PYPRIVML_NUM_THREADS must be a positive integer"):
+            threads.default_num_threads()
+    with pytest.raises(ValueError, match="positive integer"):
+        threads.set_num_threads(0)
+    with threads.limit_blas_threads(1):
+        from threadpoolctl import threadpool_info
+
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
