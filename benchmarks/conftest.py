@@ -11,6 +11,9 @@ Environment variables:
     (defaults 1024 and 1024; larger n are extrapolated as n**3 in docs/BENCHMARKS.md).
 ``PYPRIVML_BENCH_ENCODE_L``, ``PYPRIVML_BENCH_QUANT_N``
     the long side of the encoding shape U(50 x 20) X(20 x L) and the stochastic-quantisation size.
+``PYPRIVML_NUM_THREADS``
+    threads for the Numba kernels and for BLAS alike (default: all cores), so that compiled
+    kernels and their BLAS baselines always run with the same number of threads.
 
 Each test marks its baseline with ``benchmark.extra_info["baseline"] = True``; at the end of the
 run a table lists every median and its ratio against the baseline of its group (``baseline /
@@ -43,6 +46,12 @@ QUANT_N = env_ints("PYPRIVML_BENCH_QUANT_N", [100_000 if QUICK else 10_000_000])
 MATVEC_SHAPE = (564, 3073)  # CIFAR-10 features x model size of seed 004's experiments
 
 
+def pytest_sessionstart(session):
+    from pyprivml import threads
+
+    threads.set_num_threads()  # Numba and BLAS both to PYPRIVML_NUM_THREADS (or every core)
+
+
 def pytest_generate_tests(metafunc):
     if "matmul_n" in metafunc.fixturenames:
         metafunc.parametrize("matmul_n", MATMUL_SIZES, ids=lambda n: f"n{n}", scope="module")
@@ -73,7 +82,10 @@ def pytest_terminal_summary(terminalreporter, config):
     groups: dict[str, list] = {}
     for bench in session.benchmarks:
         groups.setdefault(bench.group or "", []).append(bench)
-    lines = ["", "ratios against each group's baseline (baseline median / median; > 1 is faster):",
+    from pyprivml import threads
+
+    lines = ["", f"threads (Numba and BLAS): {threads.get_num_threads()}",
+             "ratios against each group's baseline (baseline median / median; > 1 is faster):",
              "| group | benchmark | median (s) | vs baseline |", "| --- | --- | ---: | ---: |"]
     for group, benches in groups.items():
         base = [b for b in benches if b.extra_info.get("baseline")]
