@@ -13,7 +13,7 @@ computation, decoding, update) plus ``total``; ``bytes`` is the master's traffic
 >>> Report.from_json(r.to_json()) == r
 True
 >>> print(r.summary_table().splitlines()[0])
-protocol  dataset  accuracy  baseline  encoding s  communication s  computation s  decoding s  update s  total s
+protocol  dataset  accuracy  baseline  setup s  encoding s  communication s  computation s  decoding s  update s  total s
 """
 
 from __future__ import annotations
