@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=int, default=10, help="assistance rounds T")
     g.add_argument("--loss", default=None, choices=("squared", "l1", "cross_entropy"),
                    help="Alice's overarching loss (default: squared / cross_entropy by task)")
-    g.add_argument("--q", type=_q, default=2.0, help="local ℓ_q, or q1,q2 for the two halves (Table 4)")
+    g.add_argument("--q", type=_q, default=None,
+                   help="local ℓ_q, or q1,q2 for the two halves (Table 4); default 1 (regression) or 2")
     g.add_argument("--weighting", default="learned", choices=("learned", "average"))
     g.add_argument("--eta", type=_eta, default="line_search", help="line_search or a constant rate")
     g.add_argument("--privacy", default=None, choices=("dp", "ip"), help="perturb residuals (Table 5)")

@@ -6,8 +6,8 @@ itself and keeps only its own columns (and Alice the labels), so nothing but res
 predictions ever has to travel.
 
 Defaults follow the seed's Table 1 and Table 4: cross-entropy for classification, the squared loss
-for regression (evaluated by the MAD), ℓ₂ local fits, 10 assistance rounds, line-searched η and
-learned weights.
+for regression (evaluated by the MAD), ℓ₂ local fits for classification and ℓ₁ for regression,
+10 assistance rounds, line-searched η and learned weights.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class GALSetup:
     rounds: int = 10
     seed: int = 0
     loss: str | None = None           # None: squared (regression) or cross_entropy (classification)
-    q: float | tuple = 2.0            # one ℓ_q for all organisations, or (q1, q2) for the two halves
-    alice_q: float = 2.0
+    q: float | tuple | None = None    # one ℓ_q for all, (q1, q2) for the two halves; None: by task
+    alice_q: float | None = None      # ℓ_q of the weight fit; None: Alice's own local ℓ_q
     weighting: str = "learned"
     eta: str | float = "line_search"
     privacy: str | None = None        # None, "dp" or "ip" (Table 5)
@@ -69,8 +69,22 @@ class GALSetup:
             return self.loss
         return "squared" if self.data.task == "regression" else "cross_entropy"
 
+    @property
+    def local_q(self) -> float | tuple:
+        """The organisations' ℓ_q. Default by task, as in the seed's Table 1: ℓ₁ for regression (Table 1's
+        Diabetes/BostonHousing GAL entries are Table 4's ℓ₁ row, and the seed's code makes ℓ₁ the
+        regression default), ℓ₂ for classification (Table 4's ℓ₂ row)."""
+        if self.q is not None:
+            return self.q
+        return 1.0 if self.data.task == "regression" else 2.0
+
+    @property
+    def weights_q(self) -> float:
+        """Algorithm 1 fits ŵ with ℓ₁, Alice's (organisation 1's) own local loss."""
+        return assign_q(self.local_q, self.num_orgs)[0] if self.alice_q is None else self.alice_q
+
     def config(self) -> GALConfig:
-        return GALConfig(rounds=self.rounds, loss=self.loss_name, alice_q=self.alice_q,
+        return GALConfig(rounds=self.rounds, loss=self.loss_name, alice_q=self.weights_q,
                          weighting=self.weighting, eta=self.eta,
                          privacy=make_residual_privacy(self.privacy, seed=self.noise_seed))
 
@@ -79,7 +93,7 @@ class GALSetup:
         cols = self.blocks[m]
         d = self.data
         name = assign_models(self.model, self.num_orgs)[m]
-        q = assign_q(self.q, self.num_orgs)[m]
+        q = assign_q(self.local_q, self.num_orgs)[m]
         noisy = self.noise_sigma > 0 and m in noisy_organisations(self.num_orgs, self.seed)
         columns = {"train": d.x_train[:, cols], "test": d.x_test[:, cols]}
         kw = dict(output_noise=self.noise_sigma if noisy else 0.0,
@@ -95,6 +109,7 @@ class GALSetup:
         out = {k: v for k, v in asdict(self).items() if k != "columns"}
         out["blocks"] = [b.tolist() for b in self.blocks]
         out["loss"] = self.loss_name
+        out["q"], out["alice_q"] = self.local_q, self.weights_q
         return out
 
 
