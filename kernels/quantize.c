@@ -19,17 +19,21 @@
 #define ABS_MASK UINT64_C(0x7FFFFFFFFFFFFFFF)
 #define INF_BITS UINT64_C(0x7FF0000000000000)
 
-uint64_t ppml_mix64(uint64_t z)
+/* Internal so that it inlines into the loops: in a shared library (-fPIC) calls to the exported
+ * ppml_mix64 could be interposed, which would keep gcc from inlining and vectorising them. */
+static inline uint64_t mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
     return z ^ (z >> 31);
 }
 
+uint64_t ppml_mix64(uint64_t z) { return mix64(z); }
+
 static inline double uniform_at(uint64_t key, uint64_t j)
 {
     /* (z >> 11) < 2**53 converts exactly; the signed conversion vectorises more widely. */
-    return (double)(int64_t)(ppml_mix64(key + (j + 1u) * GOLDEN_GAMMA) >> 11) * 0x1p-53;
+    return (double)(int64_t)(mix64(key + (j + 1u) * GOLDEN_GAMMA) >> 11) * 0x1p-53;
 }
 
 void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u)
