@@ -1,9 +1,9 @@
 """Root pytest configuration: which package modules the doctest collector may import here."""
 
-import importlib.util
+from pyprivml.backends import cuda_available
 
-collect_ignore = ["setup.py", "pyprivml/__main__.py", "benchmarks"]
+collect_ignore = ["setup.py", "pyprivml/__main__.py", "benchmarks", "build"]
 
 # The CuPy backend raises ImportError by design where CUDA is absent; its doctests need a GPU.
-if importlib.util.find_spec("cupy") is None:
+if not cuda_available():
     collect_ignore.append("pyprivml/backends/cupy_backend.py")

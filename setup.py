@@ -24,6 +24,7 @@ native = Extension(
 setup(
     ext_modules=cythonize(
         [native],
+        build_dir="build/cython",  # generated C stays out of the source tree
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     ),

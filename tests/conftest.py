@@ -6,26 +6,17 @@ import numpy as np
 import pytest
 
 import pyprivml as pp
-from pyprivml.backends import BACKEND_NAMES, get_backend
+from pyprivml.backends import BACKEND_NAMES, cuda_available, get_backend
 
 # Backends that `make test` builds or installs: they must be importable, a skip would hide a defect.
 REQUIRED_BACKENDS = ("numpy", "numba", "cython")
-
-
-def _cuda_available() -> bool:
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
 
 
 @pytest.fixture(params=BACKEND_NAMES)
 def backend(request):
     """The name of each backend in turn; CuPy is skipped cleanly where no GPU is present."""
     name = request.param
-    if name == "cupy" and not _cuda_available():
+    if name == "cupy" and not cuda_available():
         pytest.skip("CuPy backend needs CUDA and a GPU; none here")
     if name in REQUIRED_BACKENDS:
         get_backend(name)  # raises ImportError (a failure) if the build is missing

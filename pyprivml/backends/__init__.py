@@ -31,7 +31,7 @@ import importlib
 import os
 from types import ModuleType
 
-__all__ = ["available_backends", "set_backend", "get_backend", "BACKEND_NAMES"]
+__all__ = ["available_backends", "set_backend", "get_backend", "cuda_available", "BACKEND_NAMES"]
 
 BACKEND_NAMES = ("numpy", "numba", "cython", "cupy")
 _CPU_AUTO_ORDER = ("numba", "cython", "numpy")
@@ -66,6 +66,16 @@ def available_backends() -> list[str]:
             continue
         names.append(name)
     return names
+
+
+def cuda_available() -> bool:
+    """Whether CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no cupy, no driver or no device all mean "no GPU here"
+        return False
 
 
 def set_backend(name: str) -> None:
