@@ -204,24 +204,6 @@ class _Done(Request):
         return True
 
 
-class _PendingRecv(Request):
-    def __init__(self, transport, source, tag):
-        self.transport, self.source, self.tag, self.value, self.done = transport, source, tag, None, False
-
-    def wait(self):
-        if not self.done:
-            self.value = self.transport.recv(self.source, self.tag)
-            self.done = True
-        return self.value
-
-    def test(self) -> bool:
-        if self.done:
-            return True
-        cl = self.transport._cluster
-        with cl.cv:
-            return cl._match(self.transport.rank, self.source, self.tag) is not None
-
-
 class SimulatedTransport(Transport):
     """A :class:`~pyprivml.comm.base.Transport` whose communication costs virtual time only.
 
@@ -319,8 +301,10 @@ class SimulatedTransport(Transport):
         payload, src, _ = self._take(source, tag)
         return payload, src
 
-    def _irecv(self, source, tag):
-        return _PendingRecv(self, source, tag)
+    def _probe(self, source, tag):
+        cl = self._cluster
+        with cl.cv:
+            return cl._match(self.rank, source, tag) is not None
 
     # Counted entry points: virtual seconds, not the host's.
     def send(self, payload, dest: int, tag: int = 0) -> None:

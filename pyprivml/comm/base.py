@@ -86,6 +86,23 @@ class Request(ABC):
         """True once the operation has completed."""
 
 
+class PendingRecv(Request):
+    """A receive that completes on ``wait``; ``test`` probes for a matching message."""
+
+    def __init__(self, transport: "Transport", source: int, tag: int):
+        self.transport, self.source, self.tag = transport, source, tag
+        self.done, self.value = False, None
+
+    def wait(self):
+        if not self.done:
+            self.value = self.transport.recv(self.source, self.tag)
+            self.done = True
+        return self.value
+
+    def test(self) -> bool:
+        return self.done or self.transport._probe(self.source, self.tag)
+
+
 class Transport(ABC):
     """Point-to-point messaging between ``size`` ranks, this end being ``rank``."""
 
@@ -111,7 +128,8 @@ class Transport(ABC):
     def _isend(self, payload, dest: int, tag: int) -> Request: ...
 
     @abstractmethod
-    def _irecv(self, source: int, tag: int) -> Request: ...
+    def _probe(self, source: int, tag: int) -> bool:
+        """Whether a matching message is waiting (without receiving it)."""
 
     @abstractmethod
     def barrier(self) -> None: ...
@@ -161,7 +179,8 @@ class Transport(ABC):
         return req
 
     def irecv(self, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
-        return self._irecv(source, tag)
+        """Start a receive; ``wait()`` returns (payload, source) and counts it like ``recv``."""
+        return PendingRecv(self, source, tag)
 
     # -- collective helpers built on the counted operations ---------------------------------------
 

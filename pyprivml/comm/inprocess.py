@@ -111,22 +111,6 @@ class _Done(Request):
         return True
 
 
-class _PendingRecv(Request):
-    """A receive that completes on ``wait``; ``test`` tells whether a matching message is queued."""
-
-    def __init__(self, transport: "InProcessTransport", source: int, tag: int):
-        self.transport, self.source, self.tag = transport, source, tag
-        self.value = None
-
-    def wait(self):
-        if self.value is None:
-            self.value = self.transport.recv(self.source, self.tag)
-        return self.value
-
-    def test(self) -> bool:
-        return self.value is not None or self.transport.network.probe(self.transport.rank, self.source, self.tag)
-
-
 class InProcessTransport(Transport):
     """One rank of an :class:`InProcessNetwork`."""
 
@@ -144,8 +128,8 @@ class InProcessTransport(Transport):
         self.network.post(self.rank, dest, tag, payload)
         return _Done()
 
-    def _irecv(self, source, tag):
-        return _PendingRecv(self, source, tag)
+    def _probe(self, source, tag):
+        return self.network.probe(self.rank, source, tag)
 
     def barrier(self) -> None:
         self.network.barrier(self.rank)

@@ -69,23 +69,6 @@ class _SendRequest(Request):
         return all(r.Test() for r in self._requests)
 
 
-class _PendingRecv(Request):
-    def __init__(self, transport: "MPITransport", source: int, tag: int):
-        self.transport, self.source, self.tag = transport, source, tag
-        self.value = None
-
-    def wait(self):
-        if self.value is None:
-            self.value = self.transport.recv(self.source, self.tag)
-        return self.value
-
-    def test(self) -> bool:
-        if self.value is not None:
-            return True
-        t = self.transport
-        return bool(t.comm.Iprobe(source=t._src(self.source), tag=t._tag(self.tag)))
-
-
 class MPITransport(Transport):
     """This process's rank of an MPI communicator (``COMM_WORLD`` unless one is given)."""
 
@@ -143,8 +126,8 @@ class MPITransport(Transport):
         self.comm.Recv([out, self.MPI.BYTE], source=src, tag=tg)
         return out, src
 
-    def _irecv(self, source, tag):
-        return _PendingRecv(self, source, tag)
+    def _probe(self, source, tag):
+        return bool(self.comm.Iprobe(source=self._src(source), tag=self._tag(tag)))
 
     def barrier(self) -> None:
         self.comm.Barrier()
