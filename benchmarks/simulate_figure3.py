@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from pyprivml.plot import plot_scaling
 from pyprivml import PrimeField, modcombine, modmatmul, modmatvec, quantize_stochastic
 from pyprivml.lagrange import LagrangeCode
 from pyprivml.protocols.mpc import make_groups
@@ -163,28 +164,7 @@ def main(argv=None):
                     with open(args.json, "w") as fh:
                         json.dump({"network": net.name, "rows": rows}, fh, indent=1)
     if args.plot:
-        plot(rows, args.plot)
-
-
-def plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
-    for ax, ds in zip(axes[0], datasets):
-        for proto in sorted({r["protocol"] for r in rows}):
-            pts = sorted((r["N"], r["total_s"]) for r in rows if r["dataset"] == ds and r["protocol"] == proto)
-            ax.plot(*zip(*pts), marker="o", label=proto.replace("codedprivateml-", "CodedPrivateML case "))
-        ax.set_title(f"{ds} {SHAPES[ds][0]} x {SHAPES[ds][1]}, 50 iterations (simulated)")
-        ax.set_xlabel("N (workers)")
-        ax.set_ylabel("total training time (s)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        plot_scaling(rows, args.plot, title=f"network: {net.name}")
 
 
 if __name__ == "__main__":

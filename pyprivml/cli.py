@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model with a protocol (in-process or under mpiexec)")
     _add_train_options(train)
     plot = sub.add_parser("plot", help="PNG curves of accuracy and loss from JSON reports")
-    plot.add_argument("reports", nargs="+", help="report files written by train --report")
+    plot.add_argument("reports", nargs="+", help="report files written by train --report, or "
+                      "time-against-N files written by benchmarks/simulate_figure3.py --json")
     plot.add_argument("-o", "--output", default=None, help="PNG path (default: first report with .png)")
     for spec in COMMANDS.values():
         _resolve(spec)(sub)
@@ -152,12 +153,19 @@ def print_summary(report) -> None:
 
 
 def _plot(args) -> int:
-    from .plot import plot_reports
+    import json
+
+    from .plot import plot_reports, plot_scaling
     from .report import Report
 
-    reports = [Report.load(p) for p in args.reports]
     out = args.output or args.reports[0].rsplit(".", 1)[0] + ".png"
-    plot_reports(reports, out)
+    with open(args.reports[0]) as fh:
+        first = json.load(fh)
+    if "rows" in first:  # a time-against-N file (benchmarks/simulate_figure3.py --json)
+        rows = [row for path in args.reports for row in json.load(open(path))["rows"]]
+        plot_scaling(rows, out, title=first.get("network") and f"network: {first['network']}")
+    else:
+        plot_reports([Report.load(p) for p in args.reports], out)
     print(f"wrote {out}")
     return 0
 

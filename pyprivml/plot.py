@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-__all__ = ["plot_reports"]
+__all__ = ["plot_reports", "plot_scaling"]
 
 
 def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
@@ -57,6 +57,39 @@ def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title or f"{reports[0].dataset}: {', '.join(sorted({r.protocol for r in reports}))}")
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=120)
+    plt.close(fig)
+    return out_path
+
+
+def plot_scaling(rows, out_path: str, *, title: str | None = None) -> str:
+    """Total training time against the number of workers N, one panel per dataset and one line per
+    protocol (seed 004 Figure 3). ``rows`` are dicts with protocol, N, dataset, total_s (and
+    optionally iterations), as written by ``benchmarks/simulate_figure3.py --json``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(rows)
+    if not rows:
+        raise ValueError("plot_scaling needs at least one row")
+    datasets = sorted({r["dataset"] for r in rows})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        mine = [r for r in rows if r["dataset"] == ds]
+        for proto in sorted({r["protocol"] for r in mine}):
+            pts = sorted((r["N"], r["total_s"]) for r in mine if r["protocol"] == proto)
+            ax.plot(*zip(*pts), marker="o", label=proto.replace("codedprivateml-", "CodedPrivateML case "))
+        iterations = mine[0].get("iterations")
+        ax.set_title(f"{ds}" + (f", {iterations} iterations" if iterations else ""))
+        ax.set_xlabel("N (workers)")
+        ax.set_ylabel("total training time (s)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out_path, dpi=120)
     plt.close(fig)
