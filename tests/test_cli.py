@@ -86,3 +86,14 @@ def test_report_json_round_trip_and_table(tmp_path):
     assert row["accuracy"] == "90.00%" and row["baseline"] == "95.00%" and row["decoding s"] == "-"
     with pytest.raises(ValueError, match="not a pyprivml report"):
         Report.from_json('{"history": []}')
+
+
+def test_plot_draws_time_against_workers(tmp_path, capsys):
+    rows = [{"protocol": proto, "N": n, "dataset": "cifar10", "iterations": 50, "total_s": t}
+            for proto, base in (("bh08", 10.0), ("codedprivateml-1", 8.0)) for n, t in ((10, base), (30, 2 * base))]
+    path = tmp_path / "figure3.json"
+    path.write_text(json.dumps({"network": "800 Mbit/s, 0.2 ms", "rows": rows}))
+    png = tmp_path / "figure3.png"
+    assert cli.main(["plot", str(path), "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {png}" in capsys.readouterr().out
