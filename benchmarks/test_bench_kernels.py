@@ -16,7 +16,8 @@ Groups and their baselines:
 * ``quantize-stochastic``: Round_stoc of N float64 values against ``np.copyto`` of the same array
   into a preallocated one (and, informatively, into a fresh one).
 
-Kernels run with ``check=False`` (no range pass over trusted inputs), as protocols call them.
+Kernels run with ``check=False`` (no range pass over trusted inputs) and a PrimeField built once,
+as protocols call them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 import pyprivml as pp
 
 P = pp.DEFAULT_PRIME
+F = pp.PrimeField(P)  # built once: a plain int p is re-checked for primality on every call
 FAST = [b for b in ("numba", "cython") if b in pp.available_backends()]
 
 
@@ -49,7 +51,7 @@ def test_modmatmul(benchmark, timed, square, backend):
     n, A, B = square
     A32, B32 = A.astype(np.uint32), B.astype(np.uint32)
     benchmark.group = f"modmatmul-n{n}"
-    out = timed(benchmark, lambda: pp.modmatmul(A32, B32, P, backend=backend, check=False),
+    out = timed(benchmark, lambda: pp.modmatmul(A32, B32, F, backend=backend, check=False),
               rounds=_rounds(n), n=n, backend=backend)
     assert np.array_equal(out[:2], np.mod(A[:2] @ B, P))  # exact (k (p-1)**2 < 2**63 here)
 
@@ -59,7 +61,7 @@ def test_modmatmul_numpy_reference_backend(benchmark, timed, sizes, square):
     if n > sizes.npmod_max:
         pytest.skip(f"NumPy's integer matmul at n = {n} takes minutes; extrapolate as n**3")
     benchmark.group = f"modmatmul-n{n}"
-    timed(benchmark, lambda: pp.modmatmul(A, B, P, backend="numpy", check=False),
+    timed(benchmark, lambda: pp.modmatmul(A, B, F, backend="numpy", check=False),
         rounds=1, warmup=0, n=n, backend="numpy")
 
 
@@ -103,7 +105,7 @@ def encode_operands(sizes):
 def test_encode(benchmark, timed, encode_operands, backend):
     U, X = encode_operands
     benchmark.group = "encode"
-    out = timed(benchmark, lambda: pp.modcombine(U, X, P, backend=backend, check=False), rounds=5,
+    out = timed(benchmark, lambda: pp.modcombine(U, X, F, backend=backend, check=False), rounds=5,
               backend=backend, shape=f"(50x20)(20x{X.shape[1]})")
     assert np.array_equal(out[:, :100], pp.modcombine(U, X[:, :100], P, backend="numpy"))
 
@@ -147,7 +149,7 @@ def test_matvec(benchmark, timed, matvec_operands, backend):
     A, x = matvec_operands
     A32 = A.astype(np.uint32)
     benchmark.group = "matvec"
-    out = timed(benchmark, lambda: pp.modmatvec(A32, x, P, backend=backend, check=False), rounds=200,
+    out = timed(benchmark, lambda: pp.modmatvec(A32, x, F, backend=backend, check=False), rounds=200,
               backend=backend, storage="uint32")
     assert np.array_equal(out, pp.modmatvec(A, x, P, backend="numpy"))
 
@@ -168,7 +170,6 @@ def weights(sizes):
 
 @pytest.mark.parametrize("backend", FAST)
 def test_quantize_stochastic(benchmark, timed, weights, backend):
-    F = pp.PrimeField(P)
     benchmark.group = "quantize-stochastic"
     out = timed(benchmark, lambda: pp.quantize_stochastic(weights, 16, F, seed=1, backend=backend),
               rounds=10, backend=backend, n=weights.size)

@@ -344,80 +344,111 @@ def matvec_t(A, x, p):
 
 # -- combine: a small matrix times a few very long rows ----------------------------------------
 
-_CHUNK = 1024  # columns of X per step: 8 KiB of accumulators in L1, k * 4 KiB of X in L2
+_CHUNK = 1024  # columns of X per step: two rows of uint64 accumulators (16 KiB) stay in L1
 
 
 @njit(cache=True, parallel=True)
 def _combine_kernel(C, X, p, pinv, terms, nparts, out):
     """out (int64, (n, L)) = C (n, k, uint32) @ X (k, L) mod p, streaming X's columns once.
 
-    Each chunk of 256 columns of X (k KiB) stays in L1 while all n rows of C pass over it; up to
-    eight rows of X are folded per pass over the uint64 accumulators. Unsigned indices: see _tile.
+    Each chunk of _CHUNK columns of X is reused by all n rows of C. Every load of X feeds two
+    output rows, and eight, four or one rows of X are folded per pass over the two uint64
+    accumulator rows; they are reduced in place when the next products could wrap. Unsigned
+    indices: see _tile.
     """
     n, k = C.shape
     L = X.shape[1]
     per = (L + nparts - 1) // nparts
     for part in prange(nparts):
-        acc = np.empty(_CHUNK, dtype=np.uint64)
+        acc0 = np.empty(_CHUNK, dtype=np.uint64)
+        acc1 = np.empty(_CHUNK, dtype=np.uint64)
         for lo in range(part * per, min(L, (part + 1) * per), _CHUNK):
             w = min(_CHUNK, L - lo, (part + 1) * per - lo)
             ulo = np.uint64(lo)
-            for i in range(n):
+            for i in range(0, n, 2):
+                i1 = min(i + 1, n - 1)  # an odd last row is computed twice and stored once
                 for t in range(w):
-                    acc[t] = 0
+                    acc0[t] = 0
+                    acc1[t] = 0
                 pending = 0
                 r = 0
                 while r < k:
                     if k - r >= 8 and pending + 8 <= terms:
-                        g0 = np.uint64(C[i, r])
-                        g1 = np.uint64(C[i, r + 1])
-                        g2 = np.uint64(C[i, r + 2])
-                        g3 = np.uint64(C[i, r + 3])
-                        g4 = np.uint64(C[i, r + 4])
-                        g5 = np.uint64(C[i, r + 5])
-                        g6 = np.uint64(C[i, r + 6])
-                        g7 = np.uint64(C[i, r + 7])
+                        a0 = np.uint64(C[i, r + 0])
+                        a1 = np.uint64(C[i, r + 1])
+                        a2 = np.uint64(C[i, r + 2])
+                        a3 = np.uint64(C[i, r + 3])
+                        a4 = np.uint64(C[i, r + 4])
+                        a5 = np.uint64(C[i, r + 5])
+                        a6 = np.uint64(C[i, r + 6])
+                        a7 = np.uint64(C[i, r + 7])
+                        b0 = np.uint64(C[i1, r + 0])
+                        b1 = np.uint64(C[i1, r + 1])
+                        b2 = np.uint64(C[i1, r + 2])
+                        b3 = np.uint64(C[i1, r + 3])
+                        b4 = np.uint64(C[i1, r + 4])
+                        b5 = np.uint64(C[i1, r + 5])
+                        b6 = np.uint64(C[i1, r + 6])
+                        b7 = np.uint64(C[i1, r + 7])
                         r0 = np.uint64(r)
                         for t in range(w):
                             c = ulo + np.uint64(t)
-                            acc[t] += (g0 * (np.uint64(X[r0, c]) & _MASK32)
-                                       + g1 * (np.uint64(X[r0 + np.uint64(1), c]) & _MASK32)
-                                       + g2 * (np.uint64(X[r0 + np.uint64(2), c]) & _MASK32)
-                                       + g3 * (np.uint64(X[r0 + np.uint64(3), c]) & _MASK32)
-                                       + g4 * (np.uint64(X[r0 + np.uint64(4), c]) & _MASK32)
-                                       + g5 * (np.uint64(X[r0 + np.uint64(5), c]) & _MASK32)
-                                       + g6 * (np.uint64(X[r0 + np.uint64(6), c]) & _MASK32)
-                                       + g7 * (np.uint64(X[r0 + np.uint64(7), c]) & _MASK32))
+                            x0 = np.uint64(X[r0 + np.uint64(0), c]) & _MASK32
+                            x1 = np.uint64(X[r0 + np.uint64(1), c]) & _MASK32
+                            x2 = np.uint64(X[r0 + np.uint64(2), c]) & _MASK32
+                            x3 = np.uint64(X[r0 + np.uint64(3), c]) & _MASK32
+                            x4 = np.uint64(X[r0 + np.uint64(4), c]) & _MASK32
+                            x5 = np.uint64(X[r0 + np.uint64(5), c]) & _MASK32
+                            x6 = np.uint64(X[r0 + np.uint64(6), c]) & _MASK32
+                            x7 = np.uint64(X[r0 + np.uint64(7), c]) & _MASK32
+                            acc0[t] += (a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                                        + a4 * x4 + a5 * x5 + a6 * x6 + a7 * x7)
+                            acc1[t] += (b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+                                        + b4 * x4 + b5 * x5 + b6 * x6 + b7 * x7)
                         pending += 8
                         r += 8
                     elif k - r >= 4 and pending + 4 <= terms:
-                        g0 = np.uint64(C[i, r])
-                        g1 = np.uint64(C[i, r + 1])
-                        g2 = np.uint64(C[i, r + 2])
-                        g3 = np.uint64(C[i, r + 3])
+                        a0 = np.uint64(C[i, r + 0])
+                        a1 = np.uint64(C[i, r + 1])
+                        a2 = np.uint64(C[i, r + 2])
+                        a3 = np.uint64(C[i, r + 3])
+                        b0 = np.uint64(C[i1, r + 0])
+                        b1 = np.uint64(C[i1, r + 1])
+                        b2 = np.uint64(C[i1, r + 2])
+                        b3 = np.uint64(C[i1, r + 3])
                         r0 = np.uint64(r)
                         for t in range(w):
                             c = ulo + np.uint64(t)
-                            acc[t] += (g0 * (np.uint64(X[r0, c]) & _MASK32)
-                                       + g1 * (np.uint64(X[r0 + np.uint64(1), c]) & _MASK32)
-                                       + g2 * (np.uint64(X[r0 + np.uint64(2), c]) & _MASK32)
-                                       + g3 * (np.uint64(X[r0 + np.uint64(3), c]) & _MASK32))
+                            x0 = np.uint64(X[r0 + np.uint64(0), c]) & _MASK32
+                            x1 = np.uint64(X[r0 + np.uint64(1), c]) & _MASK32
+                            x2 = np.uint64(X[r0 + np.uint64(2), c]) & _MASK32
+                            x3 = np.uint64(X[r0 + np.uint64(3), c]) & _MASK32
+                            acc0[t] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                            acc1[t] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
                         pending += 4
                         r += 4
                     elif pending + 1 <= terms:
-                        g0 = np.uint64(C[i, r])
+                        a0 = np.uint64(C[i, r])
+                        b0 = np.uint64(C[i1, r])
                         r0 = np.uint64(r)
                         for t in range(w):
-                            acc[t] += g0 * (np.uint64(X[r0, ulo + np.uint64(t)]) & _MASK32)
+                            x0 = np.uint64(X[r0, ulo + np.uint64(t)]) & _MASK32
+                            acc0[t] += a0 * x0
+                            acc1[t] += b0 * x0
                         pending += 1
                         r += 1
                     else:
                         for t in range(w):
-                            acc[t] = np.uint64(_mod(acc[t], p, pinv))
+                            acc0[t] = np.uint64(_mod(acc0[t], p, pinv))
+                            acc1[t] = np.uint64(_mod(acc1[t], p, pinv))
                         pending = 1
                 ui = np.uint64(i)
                 for t in range(w):
-                    out[ui, ulo + np.uint64(t)] = _mod(acc[t], p, pinv)
+                    out[ui, ulo + np.uint64(t)] = _mod(acc0[t], p, pinv)
+                if i1 > i:
+                    ui = np.uint64(i1)
+                    for t in range(w):
+                        out[ui, ulo + np.uint64(t)] = _mod(acc1[t], p, pinv)
 
 
 def _combine_u32(C, X, p, bound_c):
