@@ -272,3 +272,32 @@ def test_thread_settings(monkeypatch):
         from threadpoolctl import threadpool_info
 
         assert all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+def test_numba_launches_serialise_under_the_workqueue_layer(monkeypatch):
+    """Under Numba's fallback layer concurrent launches would abort: they must take the lock."""
+    import threading
+
+    from pyprivml.backends import numba_backend
+
+    monkeypatch.setattr(numba_backend, "_layer_is_threadsafe", False)
+    held = []
+    real_launch = numba_backend._launch
+
+    def spy(kernel, *args, work):
+        held.append(numba_backend._LAUNCH_LOCK.locked())
+        return real_launch(kernel, *args, work=work)
+
+    monkeypatch.setattr(numba_backend, "_launch", spy)
+    p = 10007
+    A = np.arange(64 * 64, dtype=np.int64).reshape(64, 64) % p
+    want = pp.modmatmul(A, A, p, backend="numpy")
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(pp.modmatmul(A, A, p, backend="numba")))
+               for _ in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert held and all(held)
+    assert len(results) == 4 and all(np.array_equal(r, want) for r in results)

@@ -21,6 +21,9 @@ How the kernels stay exact and fast (DESIGN.md, "Delayed reduction"):
 
 from __future__ import annotations
 
+import threading
+
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -225,8 +228,32 @@ def _combine_halves(lo, hi, p):
     return (lo + ((hi << _HALF_BITS) % p)) % p
 
 
+# Numba's fallback threading layer ("workqueue", used when neither OpenMP nor TBB loads) aborts
+# the process if two Python threads launch parallel kernels at once, as the in-process transport's
+# ranks do; under it, launches are serialised. OpenMP and TBB need no lock.
+_LAUNCH_LOCK = threading.Lock()
+_layer_is_threadsafe = None
+
+
+def _launch_is_threadsafe() -> bool:
+    global _layer_is_threadsafe
+    if _layer_is_threadsafe is None:
+        try:
+            _layer_is_threadsafe = numba.threading_layer() != "workqueue"
+        except ValueError:  # no parallel kernel has run yet: the layer is still unknown
+            return False
+    return _layer_is_threadsafe
+
+
 def _run(kernel, *args, work):
     """Call a parallel kernel with a thread count that pays for `work`, BLAS quiet if large."""
+    if not _launch_is_threadsafe():
+        with _LAUNCH_LOCK:
+            return _launch(kernel, *args, work=work)
+    return _launch(kernel, *args, work=work)
+
+
+def _launch(kernel, *args, work):
     if work < _PARALLEL_MIN:
         threads.use_numba_threads(1)
         return kernel(*args)

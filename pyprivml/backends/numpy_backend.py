@@ -85,6 +85,11 @@ def _embed(r, p):
 
 
 def quantize(X, scale, p):
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf surface in max_abs, which the caller checks
+        return _quantize(X, scale, p)
+
+
+def _quantize(X, scale, p):
     x = np.asarray(X, dtype=np.float64) * scale
     max_abs = _max_abs(x)
     f = np.floor(x)
@@ -93,6 +98,11 @@ def quantize(X, scale, p):
 
 
 def quantize_stochastic(w, scale, p, key, copies):
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _quantize_stochastic(w, scale, p, key, copies)
+
+
+def _quantize_stochastic(w, scale, p, key, copies):
     x = (np.asarray(w, dtype=np.float64) * scale).reshape(-1, 1)
     max_abs = _max_abs(x)
     f = np.floor(x)
