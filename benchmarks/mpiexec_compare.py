@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyprivml.protocols.compare import compare
+from pyprivml.protocols.compare import compare, table_row
 from pyprivml.report import Report
 
 RUNS = {"codedprivateml-1": ["codedprivateml", "--case", "1"], "codedprivateml-2": ["codedprivateml", "--case", "2"],
@@ -45,13 +45,7 @@ def main(argv=None) -> int:
         print("$", " ".join(full), flush=True)
         subprocess.run(full, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         r = Report.load(report)
-        s = r.seconds
-        comp = s["computation"] + s["decoding"] + s["update"]
-        total = s["total"] - s.get("setup", 0.0)   # without the kernel warm-up (JIT), as compare does
-        rows.append({"protocol": name, "N": r.parameters["N"], "K": r.parameters["K"], "T": r.parameters["T"],
-                     "accuracy": r.final("accuracy"), "encoding_s": s["encoding"],
-                     "communication_s": total - s["encoding"] - comp, "computation_s": comp,
-                     "total_s": total})
+        rows.append(table_row(name, r.parameters, r.seconds, r.final("accuracy")))
     print(compare(rows))
     return 0
 

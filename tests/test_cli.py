@@ -97,3 +97,15 @@ def test_plot_draws_time_against_workers(tmp_path, capsys):
     assert cli.main(["plot", str(path), "-o", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {png}" in capsys.readouterr().out
+
+
+def test_comparison_rows_sum_the_table_ii_phases():
+    from pyprivml.protocols.compare import table_row
+
+    params = {"N": 9, "K": 2, "T": 1}
+    seconds = {"setup": 5.0, "encoding": 0.5, "communication": 1.0, "computation": 2.0, "decoding": 0.25,
+               "update": 0.25, "total": 20.0}   # total also holds warm-up and metric evaluation
+    row = table_row("bh08", params, seconds, 0.9)
+    assert row["computation_s"] == 2.5 and row["communication_s"] == 1.0 and row["total_s"] == 4.0
+    simulated = table_row("bh08", params, seconds, 0.9, total=10.0)   # the cluster's virtual clock
+    assert simulated["total_s"] == 10.0 and simulated["communication_s"] == 7.0
