@@ -118,8 +118,8 @@ class FixedPointPlan:
         object.__setattr__(self, "coefficients", coeffs)
         if self.lc is None:
             object.__setattr__(self, "lc", auto_lc(coeffs, self.a))
-        elif not 0 <= int(self.lc) <= 30:
-            raise ValueError(f"lc must be an integer in [0, 30], got {self.lc!r}")
+        elif isinstance(self.lc, bool) or not isinstance(self.lc, (int, np.integer)) or not 0 <= self.lc <= 30:
+            raise ValueError(f"lc must be an integer in [0, 30] or None (automatic), got {self.lc!r}")
 
     @property
     def r(self) -> int:
@@ -237,6 +237,10 @@ class WrapAroundGuard:
     def _explain(self, w, b, when) -> str:
         plan, F = self.plan, self.plan.field
         hints = []
+        if 2.0 ** plan.exponent > F.half:
+            # Even |x| = |w| = 1 would wrap: the scales of eq. (23) alone exceed p, whatever the data.
+            hints.append(f"a lower degree r or smaller scales (l = lx + lc + r(lx + lw) = {plan.exponent} "
+                         f"bits with r = {plan.r}, but (p-1)/2 < 2^{F.half.bit_length()})")
         for lw in range(plan.lw - 1, -1, -1):
             trial = FixedPointPlan(F, plan.lx, lw, plan.coefficients, plan.lc)
             if self.bound(w, plan=trial) <= F.half:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...estimators import _binary_labels, _ClassifierMixin, _design, _LinearModelBase, _RegressorMixin
+from ...estimators import (_binary_labels, _check_common_params, _check_protocol_params, _check_X, _check_y,
+                           _ClassifierMixin, _design, _LinearModelBase, _RegressorMixin)
 from ...field import DEFAULT_PRIME
 from ..codedprivateml import lipschitz_lr
 from ..sigmoid import DEFAULT_INTERVAL
@@ -35,14 +36,16 @@ class _MPC(_LinearModelBase):
         self.coef_ = None
 
     def config(self) -> MPCConfig:
+        _check_common_params(self)
+        _check_protocol_params(self)
         return MPCConfig(protocol=self.protocol, n_workers=self.n_workers, T=self.T, groups=self.groups,
                          degree=self.degree, task=self._task, lx=self.lx, lw=self.lw, lc=self.lc, p=self.p,
                          max_iter=self.max_iter, lr=self.lr, fit_interval=tuple(self.fit_interval),
                          seed=self.random_state)
 
     def _fit(self, X, target):
+        cfg = self.config()  # validates the parameters first
         Xd = _design(X, self.fit_intercept)
-        cfg = self.config()
         self.lr_ = cfg.lr if cfg.lr is not None else lipschitz_lr(Xd, self._task)
         result = run_mpc(Xd, target, MPCConfig(**{**cfg.__dict__, "lr": self.lr_}), transport=self.transport)
         self.result_ = result
@@ -62,7 +65,8 @@ class MPCLogisticRegression(_ClassifierMixin, _MPC):
     _task = "logistic"
 
     def fit(self, X, y):
-        self.classes_, y01 = _binary_labels(y)
+        X = _check_X(X)
+        self.classes_, y01 = _binary_labels(y, X.shape[0])
         return self._fit(X, y01)
 
 
@@ -72,4 +76,5 @@ class MPCLinearRegression(_RegressorMixin, _MPC):
     _task = "linear"
 
     def fit(self, X, y):
-        return self._fit(X, np.asarray(y, dtype=np.float64))
+        X = _check_X(X)
+        return self._fit(X, _check_y(y, X.shape[0], numeric=True))
