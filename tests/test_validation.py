@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import pyprivml as pp
+from pyprivml.data import load_cifar10_binary, load_gisette, make_synthetic, prepare
+from pyprivml.data.tabular import load_csv_table, load_tabular
 from pyprivml.estimators import NotFittedError, gradient_descent
 from pyprivml.protocols.fixedpoint import FixedPointPlan, WrapAroundError
 from pyprivml.protocols.mpc.estimators import MPCLinearRegression, MPCLogisticRegression
@@ -227,3 +229,86 @@ def test_score_length_mismatch(fitted):
         clf.score(X, Y[:-1])
     with pytest.raises(ValueError, match="X has 24 samples but y has 23"):
         reg.score(X, T[:-1])
+
+
+# -- data loaders -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"X": np.where(X > 0.3, np.nan, X)}, r"X contains NaN or infinity \(first at index"),
+    ({"y": np.where(Y > 0, np.nan, 0.0)}, "the labels contain NaN or infinity"),
+    ({"X_test": X[:, :2], "y_test": Y}, r"X_test must be \(n, 3\) like X and y_test \(n,\)"),
+    ({"X_test": X, "y_test": Y[:3]}, r"X_test must be \(n, 3\) like X and y_test \(n,\)"),
+    ({"y_test": Y}, "give both X_test and y_test, or neither"),
+    ({"scale": 0}, "scale must be a finite positive number"),
+])
+def test_prepare_refuses(kw, msg):
+    args = {"X": X, "y": Y, **kw}
+    with pytest.raises(ValueError, match=msg):
+        prepare("toy", args.pop("X"), args.pop("y"), **args)
+
+
+def test_make_synthetic_refuses():
+    with pytest.raises(ValueError, match="integers m >= 4 and d >= 1, got m = 10.5"):
+        make_synthetic(10.5, 3)
+    with pytest.raises(ValueError, match=r"label-flip probability, in \[0, 0.5\], got 2"):
+        make_synthetic(10, 3, noise=2)
+
+
+@pytest.mark.parametrize("text, kw, msg", [
+    ("a,b,c\n1,2,3\n4,5\n", {}, "data row 2: 2 fields, but the header has 3 columns"),
+    ("a,b,c\n1,nan,3\n4,5,6\n", {}, "data row 1: a feature is NaN or infinite"),
+    ("a,b,c\n1,2,3\n4,5,\n", {}, r"data row 2: the label \('c'\) is empty"),
+    ("a,b,c\n1,2,3\n4,5,6\n", {"label_column": 5}, r"label_column 5 is out of range for 3 columns \(valid: -3..2"),
+    ("a,b,c\n1,2,x\n4,5,y\n", {"numeric_labels": True}, "the label column 'c' must be numeric"),
+])
+def test_csv_table_refuses(tmp_path, text, kw, msg):
+    f = tmp_path / "t.csv"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=msg):
+        load_csv_table(f, **kw)
+
+
+def test_regression_table_refuses_text_targets(tmp_path):
+    # Text labels used to be numbered 0, 1, ... and silently trained on as regression targets.
+    f = tmp_path / "t.csv"
+    f.write_text("a,b,c\n" + "1,2,x\n4,5,y\n" * 3)
+    with pytest.raises(ValueError, match="the label column 'c' must be numeric"):
+        load_tabular("diabetes", csv_path=f)
+
+
+@pytest.mark.parametrize("data, msg", [
+    ("1 2 3\n4 5\n", "are not GISETTE text files"),
+    ("1 2 3\n4 5 5000\n", r"features are integers in 0..999, found 5000.0 at row 2, column 3"),
+    ("1 2 3\n4 5 nan\n", "features are integers in 0..999, found nan"),
+])
+def test_gisette_malformed(tmp_path, data, msg):
+    (tmp_path / "gisette_train.data").write_text(data)
+    (tmp_path / "gisette_train.labels").write_text("1\n-1\n")
+    with pytest.raises(ValueError, match=msg):
+        load_gisette(tmp_path)
+
+
+def _cifar(tmp_path, test_batch):
+    import pickle
+
+    good = {b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 1]}
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps(good))
+    (tmp_path / "test_batch").write_bytes(test_batch if isinstance(test_batch, bytes) else pickle.dumps(test_batch))
+    return tmp_path
+
+
+@pytest.mark.parametrize("batch, msg", [
+    (b"garbage", "test_batch is not a CIFAR-10 python batch"),
+    ({b"data": np.full((3, 3072), 300), b"labels": [0, 1, 1]}, r"pixels are integers in 0..255, .* \[300, 300\]"),
+    ({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1]}, r"one label in 0..9 per image \(3 images\), got 2"),
+    ({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 12]}, "one label in 0..9 per image"),
+])
+def test_cifar_malformed(tmp_path, batch, msg):
+    with pytest.raises(ValueError, match=msg):
+        load_cifar10_binary(_cifar(tmp_path, batch))
+
+
+def test_cifar_classes_must_be_a_pair(tmp_path):
+    with pytest.raises(ValueError, match=r"classes must be two different CIFAR-10 labels in 0..9, got \(0,\)"):
+        load_cifar10_binary(_cifar(tmp_path, {b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 1]}),
+                            classes=(0,))

@@ -24,16 +24,27 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python batch: (uint8 images n x 3072, int labels n)."""
+    what = f"{path} is not a CIFAR-10 python batch (a pickled dict with b'data' and b'labels')"
     with open(path, "rb") as fh:
-        batch = pickle.load(fh, encoding="bytes")
+        try:
+            batch = pickle.load(fh, encoding="bytes")
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+            raise ValueError(f"{what}: {exc}") from None
     try:
-        data, labels = batch[b"data"], batch[b"labels"]
-    except (KeyError, TypeError):
-        raise ValueError(f"{path} is not a CIFAR-10 python batch (a dict with b'data' and b'labels')") from None
-    data = np.asarray(data, dtype=np.uint8)
+        data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(what) from None
     if data.ndim != 2 or data.shape[1] != 3072:
         raise ValueError(f"{path}: CIFAR-10 batches hold n x 3072 images, got {data.shape}")
-    return data, np.asarray(labels, dtype=np.int64)
+    # Checked before the uint8 cast, which would wrap 256 to 0 silently.
+    if data.dtype.kind not in "iu" or data.size and (data.min() < 0 or data.max() > 255):
+        raise ValueError(f"{path}: CIFAR-10 pixels are integers in 0..255, got dtype {data.dtype}"
+                         + (f" with values in [{data.min()}, {data.max()}]" if data.size else ""))
+    if labels.shape != (data.shape[0],) or labels.dtype.kind not in "iu" or \
+            labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"{path}: need one label in 0..9 per image ({data.shape[0]} images), got "
+                         f"{labels.size} labels of dtype {labels.dtype}")
+    return data.astype(np.uint8), labels.astype(np.int64)
 
 
 def _find(root: Path) -> Path:
@@ -47,7 +58,10 @@ def _find(root: Path) -> Path:
 def load_cifar10_binary(path, classes=(0, 1), *, bias: bool = True) -> Dataset:
     """Two CIFAR-10 classes (default airplane = 0 vs automobile = 1) from the batches under ``path``."""
     root = _find(Path(path))
-    a, b = (int(c) for c in classes)
+    try:
+        a, b = (int(c) for c in classes)
+    except (TypeError, ValueError):
+        raise ValueError(f"classes must be two different CIFAR-10 labels in 0..9, got {classes!r}") from None
     if a == b or not (0 <= a < 10 and 0 <= b < 10):
         raise ValueError(f"classes must be two different CIFAR-10 labels in 0..9, got {classes!r}")
     train = sorted(root.glob("data_batch_*"))

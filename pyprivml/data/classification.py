@@ -70,6 +70,13 @@ def split(n: int, test_size: float, y=None, seed: int = 0) -> tuple[np.ndarray, 
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _check_finite(name: str, what: str, X: np.ndarray) -> None:
+    if not np.isfinite(X).all():
+        where = np.argwhere(~np.isfinite(X))[0].tolist()
+        raise ValueError(f"{name}: {what} contains NaN or infinity (first at index {where}); "
+                         f"impute or drop those samples first")
+
+
 def _with_bias(X: np.ndarray) -> np.ndarray:
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
@@ -88,7 +95,21 @@ def prepare(name: str, X, y, *, test_size: float = 0.2, seed: int = 0, scale: fl
     y = np.asarray(y)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"{name}: X must be (m, d) and y (m,), got {X.shape} and {y.shape}")
-    classes = np.unique(y if y_test is None else np.concatenate([y, np.asarray(y_test)]))
+    if (X_test is None) != (y_test is None):
+        raise ValueError(f"{name}: give both X_test and y_test, or neither (then test_size splits X)")
+    if X_test is not None:
+        X_test, y_test = np.asarray(X_test, dtype=np.float64), np.asarray(y_test)
+        if X_test.ndim != 2 or X_test.shape[1] != X.shape[1] or y_test.shape != (X_test.shape[0],):
+            raise ValueError(f"{name}: X_test must be (n, {X.shape[1]}) like X and y_test (n,), "
+                             f"got {X_test.shape} and {y_test.shape}")
+        _check_finite(name, "X_test", X_test)
+    _check_finite(name, "X", X)
+    if scale is not None and not 0 < scale < np.inf:
+        raise ValueError(f"{name}: scale must be a finite positive number (or None for min-max), got {scale!r}")
+    labels = y if y_test is None else np.concatenate([y, y_test])
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        raise ValueError(f"{name}: the labels contain NaN or infinity")
+    classes = np.unique(labels)
     if classes.size != 2:
         raise ValueError(f"{name}: binary classification needs exactly two labels, got {classes.tolist()}")
     if X_test is None:
@@ -140,8 +161,10 @@ def make_synthetic(m: int = 1000, d: int = 50, *, test_size: float = 0.2, seed: 
                    noise: float = 0.1, bias: bool = True) -> Dataset:
     """m x d standard Gaussian points labelled by a random hyperplane (labels flipped with
     probability ``noise``), then min-max scaled like the other sets: for scaling runs."""
-    if m < 4 or d < 1:
-        raise ValueError(f"make_synthetic needs m >= 4 and d >= 1, got m = {m}, d = {d}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (m, d)) or m < 4 or d < 1:
+        raise ValueError(f"make_synthetic needs integers m >= 4 and d >= 1, got m = {m!r}, d = {d!r}")
+    if not 0 <= noise <= 0.5:
+        raise ValueError(f"noise is the label-flip probability, in [0, 0.5], got {noise!r}")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((m, d))
     w = rng.standard_normal(d)

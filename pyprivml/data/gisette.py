@@ -23,8 +23,17 @@ _MAX_VALUE = 999.0
 
 def read_gisette_split(data_file, labels_file) -> tuple[np.ndarray, np.ndarray]:
     """(features m x d as float, labels m in {0, 1}) from one .data/.labels pair."""
-    X = np.loadtxt(data_file, dtype=np.float64, ndmin=2)
-    y = np.loadtxt(labels_file, dtype=np.float64, ndmin=1)
+    try:
+        X = np.loadtxt(data_file, dtype=np.float64, ndmin=2)
+        y = np.loadtxt(labels_file, dtype=np.float64, ndmin=1)
+    except ValueError as exc:
+        raise ValueError(f"{data_file} / {labels_file} are not GISETTE text files (rows of "
+                         f"space-separated integers, one label per line): {exc}") from None
+    out = ~((X >= 0) & (X <= _MAX_VALUE))  # also catches NaN
+    if out.any():
+        row, col = np.argwhere(out)[0].tolist()
+        raise ValueError(f"{data_file}: GISETTE features are integers in 0..{_MAX_VALUE:.0f}, found "
+                         f"{X[row, col]} at row {row + 1}, column {col + 1}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"{data_file} has {X.shape[0]} rows but {labels_file} has {y.shape[0]} labels")
     bad = ~np.isin(y, (-1, 1))

@@ -85,11 +85,12 @@ def _raw_builtin(key: str):
     )
 
 
-def load_csv_table(path, label_column: str | int = -1):
+def load_csv_table(path, label_column: str | int = -1, *, numeric_labels: bool = False):
     """Read a numeric CSV file with a header row; return ``(X, y)``.
 
     ``label_column`` is the header name or the index of the label column (default: the last).
     QSAR biodegradation ships with ``RB``/``NRB`` labels and ';' separators: both are understood.
+    ``numeric_labels=True`` (regression targets) refuses text labels instead of numbering them.
     """
     path = Path(path)
     if not path.is_file():
@@ -100,15 +101,25 @@ def load_csv_table(path, label_column: str | int = -1):
     if len(rows) < 2:
         raise ValueError(f"{path}: need a header row and at least one data row")
     header, body = rows[0], rows[1:]
+    for i, r in enumerate(body, start=1):
+        if len(r) != len(header):
+            raise ValueError(f"{path}, data row {i}: {len(r)} fields, but the header has {len(header)} columns")
     if isinstance(label_column, str):
         if label_column not in header:
             raise ValueError(f"{path}: no column {label_column!r}; columns are {header}")
         label_column = header.index(label_column)
+    elif not -len(header) <= label_column < len(header):
+        raise ValueError(f"{path}: label_column {label_column} is out of range for {len(header)} columns "
+                         f"(valid: {-len(header)}..{len(header) - 1} or a header name)")
     label_column = label_column % len(header)
     labels = [r[label_column].strip() for r in body]
+    if "" in labels:
+        raise ValueError(f"{path}, data row {labels.index('') + 1}: the label ({header[label_column]!r}) is empty")
     try:
         y = np.array([float(v) for v in labels])
-    except ValueError:
+    except ValueError as e:
+        if numeric_labels:
+            raise ValueError(f"{path}: the label column {header[label_column]!r} must be numeric ({e})") from None
         # Text labels (QSAR's RB/NRB): number them in sorted order.
         classes = sorted(set(labels))
         y = np.array([classes.index(v) for v in labels], dtype=np.int64)
@@ -116,6 +127,10 @@ def load_csv_table(path, label_column: str | int = -1):
         x = np.array([[float(v) for i, v in enumerate(r) if i != label_column] for r in body])
     except ValueError as e:
         raise ValueError(f"{path}: feature columns must be numeric ({e})") from None
+    for what, a in (("a feature", x), ("a label", y)):
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            row = int(np.argwhere(~np.isfinite(a))[0][0]) + 1
+            raise ValueError(f"{path}, data row {row}: {what} is NaN or infinite; every value must be a finite number")
     return x, y
 
 
@@ -126,7 +141,7 @@ def load_tabular(name: str, seed: int = 0, *, csv_path=None, label_column: str |
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
     if csv_path is not None:
-        x, y = load_csv_table(csv_path, label_column)
+        x, y = load_csv_table(csv_path, label_column, numeric_labels=TASKS[key] == "regression")
     elif key in CSV_ONLY:
         raise ValueError(f"{name} needs a download: pass csv_path= to the file you downloaded")
     else:
