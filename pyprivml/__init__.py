@@ -8,7 +8,7 @@ array([[1]])
 
 from .backends import available_backends, get_backend, set_backend
 from .estimators import (CodedPrivateLinearRegression, CodedPrivateLogisticRegression,
-                         GradientDescentLinearRegression, GradientDescentLogisticRegression)
+                         GradientDescentLinearRegression, GradientDescentLogisticRegression, NotFittedError)
 from .field import DEFAULT_PRIME, PrimeField, is_prime, next_prime, prev_prime
 from .lagrange import LagrangeCode
 from .linalg import modcombine, modmatmul, modmatvec
@@ -27,6 +27,6 @@ __all__ = [
     "available_backends", "set_backend", "get_backend", "set_num_threads", "get_num_threads",
     "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
     "CodedPrivateLogisticRegression", "CodedPrivateLinearRegression",
-    "GradientDescentLogisticRegression", "GradientDescentLinearRegression",
+    "GradientDescentLogisticRegression", "GradientDescentLinearRegression", "NotFittedError",
     "dp", "sketch",
 ]
