@@ -7,7 +7,7 @@ Roles, each driven by a :class:`pyprivml.comm.base.Transport`:
 - :class:`Organisation` (ranks 1..M−1) holds only its own feature columns x_m and its own model class
   and ℓ_q. It fits whatever residuals it is sent and answers prediction requests.
 
-What crosses the transport, and nothing else (``tests/test_gal_protocol.py`` checks the record):
+What crosses the transport, and nothing else (``tests/test_gal.py`` checks the recorded payloads):
 small control dicts ``{"stage": ..., "round": ...}``, the pseudo-residuals r (Alice → organisations),
 the fitted values f_m^t(x_m) on the training sample and the per-round predictions f_m^{1:T}(x_m*)
 (organisations → Alice). Never features, models, losses or labels.

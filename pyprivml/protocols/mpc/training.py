@@ -68,8 +68,13 @@ TASKS = ("logistic", "linear")
 class MPCConfig:
     """Parameters of one BGW or BH08 run, named as in
     :class:`~pyprivml.protocols.codedprivateml.CodedPrivateMLConfig` (and with its defaults for
-    lx, lw, p, the iterations and lr = 1/L) plus the protocol, T and the number of
-    groups G (sec. V: G = 3, T = floor((N-3)/6) unless given)."""
+    lx, lw, p, the iterations and lr = 1/L) plus the protocol, T >= 1 and the number of
+    groups G (sec. V: G = 3, T = floor((N-3)/6) unless given).
+
+    ``seed`` drives only the stochastic quantisation of w (eqs. 6-8), so that runs and the three
+    protocols can take identical steps; the Shamir masks of X and W and the workers' degree
+    reduction masks always come from fresh unseeded :class:`~pyprivml.random.SecureRandom`
+    streams, whatever ``seed`` is."""
 
     protocol: str = "bh08"
     n_workers: int = 10
@@ -98,6 +103,11 @@ class MPCConfig:
             raise ValueError(f"the polynomial degree r must be a positive integer, got {self.degree!r}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"the learning rate must be positive, got {self.lr!r}")
+        if isinstance(self.T, (int, np.integer)) and not isinstance(self.T, bool) and self.T < 1:
+            # make_groups accepts T = 0 (groups of one worker), but then shamir_share adds no mask
+            # and every worker would receive its raw block X'_g: refuse it, as CodedPrivateML does.
+            raise ValueError(f"the privacy threshold T must be >= 1 (T = 0 would give no privacy: each "
+                             f"worker would hold its rows of the quantised data in the clear), got T = {self.T}")
         make_groups(self.n_workers, self.p, T=self.T, groups=self.groups)  # validates N, T, G
 
     @property
