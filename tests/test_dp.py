@@ -273,3 +273,14 @@ def test_privacy_md_examples():
     runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted > 20 and result.failed == 0
+
+
+def test_noise_is_secure_unless_a_seed_or_an_opt_out_asks_otherwise():
+    from pyprivml.dp import NoiseSource
+    from pyprivml.random import SecureRandom
+
+    assert NoiseSource().secure and isinstance(NoiseSource()._gen, SecureRandom)
+    assert not NoiseSource(seed=3).secure
+    assert NoiseSource(secure=True, seed=3).secure
+    assert not NoiseSource(secure=False).secure
+    assert dp.ClippedGaussian(clip=1.0, epsilon=0.5, delta=1e-5).noise_source.secure

@@ -71,9 +71,10 @@ class ClippedGaussian:
     N(0, sigma^2 I), divide by the batch size.
 
     Give (epsilon, delta) to calibrate sigma as the seed does, or ``noise_multiplier`` z for
-    sigma = z C directly (as DP-SGD accountants count). ``secure=True`` draws the noise from
-    :class:`pyprivml.random.SecureRandom`; ``seed`` makes the noise reproducible (and, for the
-    secure source, no longer secure).
+    sigma = z C directly (as DP-SGD accountants count). The noise comes from
+    :class:`pyprivml.random.SecureRandom` unless a ``seed`` asks for a reproducible run (then
+    NumPy's PCG64, or a seeded, no longer secure ChaCha20 stream with ``secure=True``);
+    ``secure=False`` opts out of the secure source.
 
     >>> import numpy as np
     >>> mech = ClippedGaussian(clip=1.0, epsilon=0.5, delta=1e-5, seed=0)
@@ -85,7 +86,7 @@ class ClippedGaussian:
     """
 
     def __init__(self, clip, epsilon=None, delta=None, *, noise_multiplier=None,
-                 calibration: str = "classical", secure: bool = False, seed=None, noise: NoiseSource | None = None):
+                 calibration: str = "classical", secure: bool | None = None, seed=None, noise: NoiseSource | None = None):
         self.clip = check_clip(clip)
         if noise_multiplier is not None:
             if epsilon is not None or delta is not None:
@@ -140,7 +141,7 @@ class ClippedGaussian:
                 f"sigma={self.sigma:.6g}, secure={self.noise_source.secure})")
 
 
-def noisy_clipped_mean(G, clip, epsilon, delta, *, calibration="classical", secure=False, seed=None):
+def noisy_clipped_mean(G, clip, epsilon, delta, *, calibration="classical", secure=None, seed=None):
     """One-shot Algorithm 2: (sum_i clip(g_i) + N(0, sigma(eps)^2 I)) / B.
 
     >>> import numpy as np

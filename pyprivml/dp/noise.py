@@ -1,13 +1,15 @@
 """Noise sources for the DP mechanisms: fast and reproducible, or cryptographically secure.
 
-``NoiseSource(secure=False, seed=None)`` draws Gaussian and Laplace noise as float64 NumPy arrays.
+``NoiseSource(secure=None, seed=None)`` draws Gaussian and Laplace noise as float64 NumPy arrays.
 
-* ``secure=False``: NumPy's PCG64 (fast). With ``seed`` the run is reproducible; without, it is
-  seeded from OS entropy. PCG64's state can be recovered from its output, so use this for
-  experiments, not deployments.
 * ``secure=True``: :class:`pyprivml.random.SecureRandom` (ChaCha20 keystream; Box-Muller for
   the Gaussian, inverse CDF for the Laplace). Unseeded it is keyed from ``os.urandom``; a seed
   makes it reproducible and, as its docstring says, no longer secure.
+* ``secure=False``: NumPy's PCG64 (fast). PCG64's state can be recovered from its output, so use
+  it for experiments, not deployments.
+* ``secure=None`` (the default): secure unless a ``seed`` asks for a reproducible run, in which
+  case PCG64 with that seed. Noise that protects privacy is therefore cryptographic unless the
+  caller opts out.
 
 Noise for torch tensors is drawn here and moved to the tensor's device and dtype, so the NumPy
 and torch paths of a mechanism give the same numbers for the same seed.
@@ -21,7 +23,8 @@ __all__ = ["NoiseSource", "as_noise_source"]
 
 
 class NoiseSource:
-    """Gaussian and Laplace samples from PCG64 (``secure=False``) or SecureRandom (``secure=True``).
+    """Gaussian and Laplace samples from SecureRandom (``secure=True``) or PCG64 (``secure=False``);
+    by default secure unless a reproducible ``seed`` is given.
 
     >>> NoiseSource(seed=1).normal(2.0, 3).shape
     (3,)
@@ -29,10 +32,10 @@ class NoiseSource:
     (2, 2)
     """
 
-    def __init__(self, secure: bool = False, seed: int | None = None):
+    def __init__(self, secure: bool | None = None, seed: int | None = None):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-        self.secure = bool(secure)
+        self.secure = seed is None if secure is None else bool(secure)
         self.seed = seed
         if self.secure:
             from ..random import SecureRandom
@@ -60,7 +63,7 @@ class NoiseSource:
         return f"NoiseSource(secure={self.secure}, seed={self.seed})"
 
 
-def as_noise_source(noise=None, secure: bool = False, seed: int | None = None) -> NoiseSource:
+def as_noise_source(noise=None, secure: bool | None = None, seed: int | None = None) -> NoiseSource:
     """`noise` if it is a NoiseSource already, else a new one from (secure, seed)."""
     if noise is None:
         return NoiseSource(secure=secure, seed=seed)

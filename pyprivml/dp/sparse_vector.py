@@ -63,7 +63,8 @@ class SparseVector:
 
     Parameters: ``epsilon``, ``delta`` (the run's privacy), ``count_limit`` gamma_4 (c),
     ``threshold`` gamma_3, ``clip`` gamma_2; ``sensitivity`` and ``absolute`` as in the module
-    notes; ``secure=True`` for SecureRandom noise; ``seed`` for reproducible runs.
+    notes; noise from SecureRandom unless ``seed`` asks for a reproducible run or
+    ``secure=False`` opts out (see :class:`pyprivml.dp.NoiseSource`).
 
     Use :meth:`select` for one whole run over a gradient vector, or :meth:`reset` and then
     :meth:`query` one value at a time (it returns the released value or None, and raises once
@@ -77,7 +78,7 @@ class SparseVector:
     """
 
     def __init__(self, epsilon, delta, count_limit: int, threshold: float, clip: float, *,
-                 sensitivity: float = 1.0, absolute: bool = False, secure: bool = False, seed=None,
+                 sensitivity: float = 1.0, absolute: bool = False, secure: bool | None = None, seed=None,
                  noise: NoiseSource | None = None):
         self.epsilon, self.delta = check_epsilon_delta(epsilon, delta)
         if isinstance(count_limit, bool) or not isinstance(count_limit, (int, np.integer)) or count_limit < 1:

@@ -86,7 +86,8 @@ def choose_K_T(N: int, degree: int = 1, case: int = 2, K: int | None = None, T: 
         if K < 1 or T < 1:
             smallest = D + 1 if case == 1 else 3 * D
             raise ValueError(f"case {case} with degree r = {degree} needs N >= {smallest} workers "
-                             f"(got N = {N}, giving K = {K}, T = {T}); use more workers or case 1")
+                             f"(got N = {N}, giving K = {K}, T = {T}); use more workers"
+                             + (" or case 1" if case == 2 else ""))
     elif K is None or T is None:
         raise ValueError("give both K and T, or neither (then case 1 or 2 derives them from N)")
     K, T = int(K), int(T)

@@ -26,7 +26,6 @@ True
 
 from __future__ import annotations
 
-import secrets
 
 import numpy as np
 
@@ -38,9 +37,11 @@ def noise_source(seed: int | None = None) -> NoiseSource:
     return NoiseSource(secure=seed is None, seed=seed)
 
 
-def noise_rng(seed: int | None = None) -> np.random.Generator:
-    """A generator for privacy noise: CSPRNG-seeded unless a reproducible ``seed`` is asked for."""
-    return np.random.default_rng(secrets.randbits(128) if seed is None else seed)
+def noise_rng(seed: int | None = None):
+    """Uniforms for privacy noise: ChaCha20 (SecureRandom), reproducible only when ``seed`` is given."""
+    from pyprivml.random import SecureRandom
+
+    return SecureRandom(seed=seed)
 
 
 class LaplaceResiduals:
@@ -78,7 +79,7 @@ class IntervalResiduals:
     def apply(self, r: np.ndarray) -> np.ndarray:
         r = np.asarray(r, dtype=np.float64)
         lo, hi = r.min(axis=0), r.max(axis=0)  # the public range, per output column
-        u = lo + (hi - lo) * self.rng.random((self.cuts,) + r.shape)
+        u = lo + (hi - lo) * self.rng.uniform((self.cuts,) + r.shape)
         below = np.where(u < r, u, lo).max(axis=0)  # the cell's edges: nearest cut on each side
         above = np.where(u >= r, u, hi).min(axis=0)
         return 0.5 * (below + above)
