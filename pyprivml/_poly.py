@@ -155,3 +155,29 @@ def check_points(points, p: int, name: str, *, count: int | None = None, nonzero
     if repeated:
         raise ValueError(f"{name} must be distinct; repeated: {repeated[:5]}")
     return np.array(values, dtype=np.int64).reshape(-1)
+
+
+def array_module(a):
+    """numpy, or cupy for CuPy arrays: coded blocks stay on the device they came from."""
+    if type(a).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def stack_evaluations(results, workers, p: int, what: str, check: bool = True):
+    """Stack the arrays ``results[w]`` for ``w`` in ``workers`` as rows (one flattened evaluation
+    per worker), checking that their shapes agree and, with ``check``, that they lie in [0, p).
+    Returns (rows, shape of one evaluation)."""
+    from .field import check_elements
+
+    xp = array_module(results[workers[0]])
+    arrays = [xp.asarray(results[w]) for w in workers]
+    shape = arrays[0].shape
+    for w, a in zip(workers, arrays):
+        if a.shape != shape:
+            raise ValueError(f"{what} of worker {w} has shape {a.shape}, worker {workers[0]}'s has {shape}")
+        if check:
+            check_elements(a, p, f"{what} of worker {w}")
+    return xp.stack([a.reshape(-1) for a in arrays]), shape

@@ -48,15 +48,6 @@ __all__ = ["LagrangeCode"]
 _DECODE_CACHE_SIZE = 256
 
 
-def _array_module(a):
-    """numpy, or cupy for CuPy arrays: encoded blocks stay on the device they came from."""
-    if type(a).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
-
-
 def _count(name: str, value, minimum: int) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -148,7 +139,7 @@ class LagrangeCode:
         return -(-operator.index(m) // self.K)
 
     def _prepare(self, a, name, check):
-        xp = _array_module(a)
+        xp = _poly.array_module(a)
         a = xp.asarray(a)
         if check:
             check_elements(a, self.field.p, name)
@@ -292,16 +283,7 @@ class LagrangeCode:
                 f"= {need} workers ({degree}*(K+T-1)+1 with K = {self.K}, T = {self.T}), got {len(results)}"
             )
         workers = self._check_workers(list(results)[:need])
-        first = results[workers[0]]
-        xp = _array_module(first)
-        arrays = [xp.asarray(results[w]) for w in workers]
-        shape = arrays[0].shape
-        for w, a in zip(workers, arrays):
-            if a.shape != shape:
-                raise ValueError(f"worker {w} returned shape {a.shape}, worker {workers[0]} returned {shape}")
-            if check:
-                check_elements(a, self.field.p, f"result of worker {w}")
-        stacked = xp.stack([a.reshape(-1) for a in arrays])
+        stacked, shape = _poly.stack_evaluations(results, workers, self.field.p, "result", check)
         out = modcombine(self.decoding_matrix(workers), stacked, self.field, backend=backend, check=False)
         return out.reshape((self.K,) + tuple(shape))
 

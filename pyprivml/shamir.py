@@ -38,14 +38,6 @@ from .random import as_secure_rng
 __all__ = ["shamir_share", "shamir_reconstruct", "recombination_vector", "default_points"]
 
 
-def _array_module(a):
-    if type(a).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
-
-
 def default_points(N: int) -> np.ndarray:
     """The default public points 1, ..., N (worker i, 0-based, holds h(i + 1))."""
     return np.arange(1, operator.index(N) + 1, dtype=np.int64)
@@ -109,7 +101,7 @@ def shamir_share(secret, N: int, T: int, field, rng=None, points=None, *, backen
     if not 0 <= T < N:
         raise ValueError(f"T must satisfy 0 <= T < N = {N} (T + 1 shares reconstruct), got T = {T}")
     x = _points(points, N, F.p)
-    xp = _array_module(secret)
+    xp = _poly.array_module(secret)
     secret = xp.asarray(secret)
     if check:
         check_elements(secret, F.p, "secret")
@@ -152,7 +144,7 @@ def shamir_reconstruct(shares, field, points=None, degree=None, *, backend=None,
     """
     F = as_field(field)
     if not isinstance(shares, Mapping):
-        xp = _array_module(shares)
+        xp = _poly.array_module(shares)
         arr = xp.asarray(shares)
         if arr.ndim < 1:
             raise ValueError("shares must be a mapping worker index -> share, or an array with one row per worker")
@@ -182,14 +174,6 @@ def shamir_reconstruct(shares, field, points=None, degree=None, *, backend=None,
             if w >= all_points.size:
                 raise ValueError(f"unknown worker index {w}: points has only {all_points.size} entries")
     x = all_points[[int(w) for w in workers]]
-    xp = _array_module(shares[workers[0]])
-    arrays = [xp.asarray(shares[w]) for w in workers]
-    shape = arrays[0].shape
-    for w, a in zip(workers, arrays):
-        if a.shape != shape:
-            raise ValueError(f"share of worker {w} has shape {a.shape}, worker {workers[0]}'s has {shape}")
-        if check:
-            check_elements(a, F.p, f"share of worker {w}")
+    stacked, shape = _poly.stack_evaluations(shares, workers, F.p, "share", check)
     lam = recombination_vector(x, F).reshape(1, -1)
-    stacked = xp.stack([a.reshape(-1) for a in arrays])
     return modcombine(lam, stacked, F, backend=backend, check=False).reshape(shape)

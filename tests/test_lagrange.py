@@ -259,7 +259,7 @@ def test_decode_bad_inputs():
         code.decode({0: z, 4: z}, degree=1)
     with pytest.raises(ValueError, match=r"unknown worker index '1'"):
         code.decode({0: z, "1": z}, degree=1)
-    with pytest.raises(ValueError, match="worker 1 returned shape"):
+    with pytest.raises(ValueError, match="result of worker 1 has shape"):
         code.decode({0: z, 1: np.zeros(3, dtype=np.int64)}, degree=1)
     with pytest.raises(ValueError, match="outside the field"):
         code.decode({0: z, 1: z + P}, degree=1)
