@@ -258,7 +258,8 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
             pending.append(transport.isend(f, 0, _result_tag(t)))
         answered.append(t)
         t += 1
-    transport.send({"rank": transport.rank, "answered": answered, "compute": compute}, 0, TAG_SUMMARY)
+    with transport.in_phase("control"):
+        transport.send({"rank": transport.rank, "answered": answered, "compute": compute}, 0, TAG_SUMMARY)
     for req in pending:
         req.wait()
     return {"answered": answered, "compute": compute}
