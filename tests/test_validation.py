@@ -312,3 +312,12 @@ def test_cifar_classes_must_be_a_pair(tmp_path):
     with pytest.raises(ValueError, match=r"classes must be two different CIFAR-10 labels in 0..9, got \(0,\)"):
         load_cifar10_binary(_cifar(tmp_path, {b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 1]}),
                             classes=(0,))
+
+
+def test_sigmoid_coefficients_that_would_wrap_name_the_scales_and_a_safe_prime():
+    from pyprivml import PrimeField
+    from pyprivml.protocols.fixedpoint import FixedPointPlan
+
+    plan = FixedPointPlan(PrimeField(11), 3, 4, (0.5, 0.197))
+    with pytest.raises(ValueError, match=r"reach 1024, above \(p-1\)/2 = 5 for p = 11 .*use p >= 2053"):
+        plan.field_coefficients()

@@ -143,8 +143,17 @@ class FixedPointPlan:
         return round_half_up(np.array(scaled)).astype(np.int64)
 
     def field_coefficients(self) -> np.ndarray:
-        """c̄_i embedded in the field with phi (eq. 5)."""
-        return self.field.embed(self.signed_coefficients())
+        """c̄_i embedded in the field with phi (eq. 5); raises if one would wrap around mod p."""
+        c = self.signed_coefficients()
+        biggest = int(np.abs(c).max())
+        if biggest > self.field.half:
+            from ..field import next_prime
+
+            raise ValueError(
+                f"the quantised sigmoid coefficients c̄_i = Round(c_i 2^(lc + (r-i)(lx+lw))) reach {biggest}, "
+                f"above (p-1)/2 = {self.field.half} for p = {self.field.p} (lx = {self.lx}, lw = {self.lw}, "
+                f"lc = {self.lc}, r = {self.r}): use p >= {next_prime(2 * biggest)} or smaller lx, lw or lc")
+        return self.field.embed(c)
 
     def effective_coefficients(self) -> np.ndarray:
         """The real polynomial the protocol really evaluates: c̄_i / 2^(lc + (r-i) a)."""
