@@ -43,6 +43,8 @@ test-c: $(DEPS)
 
 test: build test-c
 	$(BIN)/python -m pytest tests pyprivml
+	# The benchmark suites, once each at small sizes, so that they keep running (no timing here).
+	PYPRIVML_BENCH_QUICK=1 $(BIN)/python -m pytest benchmarks -q --benchmark-disable
 
 bench: build
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,iqr,rounds
