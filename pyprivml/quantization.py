@@ -31,7 +31,7 @@ import secrets
 import numpy as np
 
 from .backends import get_backend
-from .field import as_field
+from .field import as_field, next_prime
 
 __all__ = ["round_half_up", "round_stochastic", "quantize", "quantize_stochastic", "dequantize"]
 
@@ -80,12 +80,15 @@ def _check_scale(l):
 
 
 def _check_range(name, max_abs, l, F, worst_case):
+    """Raise unless every rounded value fits in [-(p-1)/2, (p-1)/2]; ``worst_case(m)`` bounds
+    |Round(y)| over |y| <= m for the rounding in use, and also picks the safe l it suggests."""
     if not math.isfinite(max_abs):
         raise ValueError(f"{name}: the input contains NaN or infinity; only finite reals can be quantised")
     if worst_case(max_abs) > F.half:
-        safe = F.largest_safe_scale(max_abs / 2.0**l + 0.5 / 2.0**62)
+        max_x = max_abs / 2.0**l
+        safe = next((s for s in range(62, -1, -1) if worst_case(max_x * 2.0**s) <= F.half), None)
         hint = (f"use l <= {safe}" if safe is not None
-                else f"no l >= 0 fits; use a larger prime (p > {2 * math.ceil(max_abs / 2.0**l) + 2})")
+                else f"no l >= 0 fits; use a larger prime (p >= {next_prime(2 * worst_case(max_x))})")
         raise ValueError(
             f"{name}: max |2**{l} * x| = {max_abs:.6g} exceeds (p-1)/2 = {F.half} and would wrap "
             f"around modulo p = {F.p}; {hint}"

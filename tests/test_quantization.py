@@ -2,6 +2,7 @@
 every backend equal bit for bit to the NumPy reference, and clear errors for unquantisable input."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -234,3 +235,19 @@ def test_bad_inputs():
         pp.quantize_stochastic(np.ones(2), 1, 97, seed=1.5)
     with pytest.raises(ValueError, match="not prime"):
         pp.quantize(np.ones(2), 1, 91)
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_the_suggested_l_and_prime_really_fit(stochastic):
+    F = pp.PrimeField(97)
+    quant = (lambda x, l, f: pp.quantize_stochastic(x, l, f, seed=0)) if stochastic else pp.quantize
+    x = np.array([5.9, -5.9])
+    with pytest.raises(ValueError, match=r"use l <= (\d+)") as err:
+        quant(x, 6, F)
+    safe = int(re.search(r"use l <= (\d+)", str(err.value)).group(1))
+    quant(x, safe, F)                       # the suggestion works...
+    with pytest.raises(ValueError):
+        quant(x, safe + 1, F)               # ...and is the largest that does
+    with pytest.raises(ValueError, match=r"p >= (\d+)") as err:
+        quant(np.array([100.0]), 0, F)
+    quant(np.array([100.0]), 0, pp.PrimeField(int(re.search(r"p >= (\d+)", str(err.value)).group(1))))
