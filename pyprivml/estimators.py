@@ -150,8 +150,6 @@ def gradient_descent(X, y, *, lr: float, max_iter: int, task: str = "logistic", 
 
 
 class _LinearModelBase:
-    _task = "logistic"
-
     def _check_fitted(self):
         if getattr(self, "coef_", None) is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted (or this is a worker rank of an MPI run): "
@@ -189,6 +187,15 @@ class _LinearModelBase:
 
 
 class _ClassifierMixin:
+    """Binary logistic regression: labels of two classes, predictions by the sign of the logit."""
+
+    _task = "logistic"
+
+    def fit(self, X, y):
+        X = _check_X(X)
+        self.classes_, y01 = _binary_labels(y, X.shape[0])
+        return self._fit(X, y01)
+
     def predict_proba(self, X) -> np.ndarray:
         """(n, 2) probabilities of the two classes, with the true sigmoid of the learnt logits."""
         p1 = sigmoid(self.decision_function(X))
@@ -205,6 +212,14 @@ class _ClassifierMixin:
 
 
 class _RegressorMixin:
+    """Linear regression: numeric targets, predictions are the linear model itself."""
+
+    _task = "linear"
+
+    def fit(self, X, y):
+        X = _check_X(X)
+        return self._fit(X, _check_y(y, X.shape[0], numeric=True))
+
     def predict(self, X) -> np.ndarray:
         return self.decision_function(X)
 
@@ -277,23 +292,10 @@ class CodedPrivateLogisticRegression(_ClassifierMixin, _CodedPrivate):
     and ``result_`` (timings, traffic, workers used per iteration).
     """
 
-    _task = "logistic"
-
-    def fit(self, X, y):
-        X = _check_X(X)
-        self.classes_, y01 = _binary_labels(y, X.shape[0])
-        return self._fit(X, y01)
-
 
 class CodedPrivateLinearRegression(_RegressorMixin, _CodedPrivate):
     """Linear regression trained by CodedPrivateML (seed 004 Remark 1): s_hat(z) = z, so r = 1 and
     the coded gradient X^T (X w) is exact up to quantisation. Targets should be of order 1."""
-
-    _task = "linear"
-
-    def fit(self, X, y):
-        X = _check_X(X)
-        return self._fit(X, _check_y(y, X.shape[0], numeric=True))
 
 
 class _GradientDescent(_LinearModelBase):
@@ -316,19 +318,6 @@ class GradientDescentLogisticRegression(_ClassifierMixin, _GradientDescent):
     """The seed's baseline: logistic regression by full-batch gradient descent in float64 with the
     true sigmoid (eq. 2), w^(0) = 0, ``lr=None`` meaning 1/L as for CodedPrivateML."""
 
-    _task = "logistic"
-
-    def fit(self, X, y):
-        X = _check_X(X)
-        self.classes_, y01 = _binary_labels(y, X.shape[0])
-        return self._fit(X, y01)
-
 
 class GradientDescentLinearRegression(_RegressorMixin, _GradientDescent):
     """Float64 full-batch gradient descent for least squares: the baseline of the linear estimator."""
-
-    _task = "linear"
-
-    def fit(self, X, y):
-        X = _check_X(X)
-        return self._fit(X, _check_y(y, X.shape[0], numeric=True))

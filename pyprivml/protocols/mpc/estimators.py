@@ -8,10 +8,8 @@ rank 0 under MPI): ``coef_``, ``intercept_``, ``classes_``, ``lr_``, ``history_`
 
 from __future__ import annotations
 
-import numpy as np
-
-from ...estimators import (_binary_labels, _check_common_params, _check_protocol_params, _check_X, _check_y,
-                           _ClassifierMixin, _design, _LinearModelBase, _RegressorMixin)
+from ...estimators import (_check_common_params, _check_protocol_params, _ClassifierMixin, _design,
+                           _LinearModelBase, _RegressorMixin)
 from ...field import DEFAULT_PRIME
 from ..codedprivateml import lipschitz_lr
 from ..sigmoid import DEFAULT_INTERVAL
@@ -62,19 +60,6 @@ class MPCLogisticRegression(_ClassifierMixin, _MPC):
     groups of 2T+1 (T = floor((N-3)/6) by default); the other parameters as
     :class:`pyprivml.estimators.CodedPrivateLogisticRegression`."""
 
-    _task = "logistic"
-
-    def fit(self, X, y):
-        X = _check_X(X)
-        self.classes_, y01 = _binary_labels(y, X.shape[0])
-        return self._fit(X, y01)
-
 
 class MPCLinearRegression(_RegressorMixin, _MPC):
     """Linear regression (s_hat(z) = z) trained by the BGW or BH08 baseline."""
-
-    _task = "linear"
-
-    def fit(self, X, y):
-        X = _check_X(X)
-        return self._fit(X, _check_y(y, X.shape[0], numeric=True))
