@@ -11,16 +11,34 @@ True
 
 from __future__ import annotations
 
-__all__ = ["plot_reports", "plot_scaling"]
+__all__ = ["plot_reports", "plot_scaling", "panels", "save"]
 
 
-def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
-    """Draw accuracy (left) and loss (right) per iteration for each report and its baseline."""
+def panels(ncols: int, width: float):
+    """A headless figure with one row of ``ncols`` axes (matplotlib's Agg backend, no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, axes = plt.subplots(1, ncols, figsize=(width, 4), squeeze=False)
+    return fig, list(axes[0])
+
+
+def save(fig, out_path: str, title: str | None) -> str:
+    """Title, lay out, write the PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=120)
+    plt.close(fig)
+    return out_path
+
+
+def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
+    """Draw accuracy (left) and loss (right) per iteration for each report and its baseline."""
     reports = list(reports)
     if not reports:
         raise ValueError("plot_reports needs at least one report")
@@ -29,7 +47,7 @@ def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
 
         return plot_gal_reports(reports, out_path, title=title)
     metric = "accuracy" if any("accuracy" in h for r in reports for h in r.history) else "r2"
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_acc, ax_loss) = panels(2, 11)
     baseline_drawn = False
     for r in reports:
         label = r.protocol
@@ -56,28 +74,19 @@ def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:
     for ax in (ax_acc, ax_loss):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(title or f"{reports[0].dataset}: {', '.join(sorted({r.protocol for r in reports}))}")
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=120)
-    plt.close(fig)
-    return out_path
+    return save(fig, out_path, title or f"{reports[0].dataset}: {', '.join(sorted({r.protocol for r in reports}))}")
 
 
 def plot_scaling(rows, out_path: str, *, title: str | None = None) -> str:
     """Total training time against the number of workers N, one panel per dataset and one line per
     protocol (seed 004 Figure 3). ``rows`` are dicts with protocol, N, dataset, total_s (and
     optionally iterations), as written by ``benchmarks/simulate_figure3.py --json``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = list(rows)
     if not rows:
         raise ValueError("plot_scaling needs at least one row")
     datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
-    for ax, ds in zip(axes[0], datasets):
+    fig, axes = panels(len(datasets), 5.5 * len(datasets))
+    for ax, ds in zip(axes, datasets):
         mine = [r for r in rows if r["dataset"] == ds]
         for proto in sorted({r["protocol"] for r in mine}):
             pts = sorted((r["N"], r["total_s"]) for r in mine if r["protocol"] == proto)
@@ -88,9 +97,4 @@ def plot_scaling(rows, out_path: str, *, title: str | None = None) -> str:
         ax.set_ylabel("total training time (s)")
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=120)
-    plt.close(fig)
-    return out_path
+    return save(fig, out_path, title)

@@ -20,15 +20,12 @@ import numpy as np
 
 def plot_gal_reports(reports, out_path: str, *, title: str | None = None) -> str:
     """Three panels per seed Figure 4 (a-c): metric, η and weights against the assistance round."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ...plot import panels, save
 
     reports = list(reports)
     if not reports:
         raise ValueError("plot_gal_reports needs at least one report")
-    fig, (ax_m, ax_eta, ax_w) = plt.subplots(1, 3, figsize=(15, 4))
+    fig, (ax_m, ax_eta, ax_w) = panels(3, 15)
     for r in reports:
         h = r.history
         key = "accuracy" if any("accuracy" in x for x in h) else "mad"
@@ -50,8 +47,4 @@ def plot_gal_reports(reports, out_path: str, *, title: str | None = None) -> str
         ax.set_xlabel("assistance round t")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title or f"GAL on {reports[0].dataset}")
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=120)
-    plt.close(fig)
-    return out_path
+    return save(fig, out_path, title or f"GAL on {reports[0].dataset}")
