@@ -301,3 +301,15 @@ def test_numba_launches_serialise_under_the_workqueue_layer(monkeypatch):
         t.join()
     assert held and all(held)
     assert len(results) == 4 and all(np.array_equal(r, want) for r in results)
+
+
+@pytest.mark.parametrize("p", [DEFAULT_PRIME, 4294967291])
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_few_column_products_match_the_reference(backend, to_backend, p, m):
+    """X w for r stochastic copies of w (the workers' hot path) takes its own route on some backends."""
+    rng = np.random.default_rng(m)
+    A = rng.integers(0, p, (37, max_delayed_terms(p) + 5), dtype=np.int64)
+    B = rng.integers(0, p, (A.shape[1], m), dtype=np.int64)
+    to, back = to_backend
+    got = back(pp.modmatmul(to(A), to(B), p, backend=backend))
+    assert np.array_equal(got, ref.matmul(A, B, p))

@@ -279,6 +279,8 @@ def matmul(A, B, p):
         return np.zeros((n, m), dtype=np.int64)
     if n < 4:  # a few long rows: the streaming kernel wins and needs no padding
         return combine(A, B, p)
+    if m < 4:  # a few columns (X w for r stochastic copies of w): read A as it is, no packed copy
+        return np.stack([matvec(A, B[:, j], p) for j in range(m)], axis=1)
     if _direct(p):
         terms = _terms(p, p - 1)
         kc = min(_KC, terms - 1, k)
