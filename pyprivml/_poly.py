@@ -26,6 +26,8 @@ from collections import Counter
 
 import numpy as np
 
+from .backends import numpy_backend as _reference
+
 __all__ = [
     "mulmod",
     "prod_mod",
@@ -38,9 +40,9 @@ __all__ = [
 
 
 def mulmod(a, b, p: int) -> np.ndarray:
-    """a * b mod p elementwise (broadcasting), exact because (p - 1)**2 < 2**64."""
-    prod = np.asarray(a, dtype=np.uint64) * np.asarray(b, dtype=np.uint64)
-    return (prod % np.uint64(p)).astype(np.int64)
+    """a * b mod p elementwise (broadcasting): the reference backend's ``mul``, for the small
+    coefficient matrices built here (the public entry point is :func:`pyprivml.modmul`)."""
+    return _reference.mul(a, b, p)
 
 
 def prod_mod(a, p: int, axis: int = -1) -> np.ndarray:

@@ -8,10 +8,12 @@ Subcommands::
     pyprivml plot out.json [more.json ...] -o curves.png
 
 Protocols plug in through :data:`PROTOCOLS`, one line each: ``name -> "module:function"``. The
-function takes the parsed arguments and returns a :class:`~pyprivml.report.Report` on rank 0 (None
-on other MPI ranks); if its module defines ``add_arguments(parser)``, that adds the protocol's own
+function takes the parsed arguments and the run context (:mod:`pyprivml.protocols.runner`, which
+also adds the options every protocol shares) and returns a :class:`~pyprivml.report.Report` on
+rank 0 (None on other MPI ranks); its module's ``add_arguments(parser)`` adds the protocol's own
 options to ``pyprivml train NAME``. Other subcommands register in :data:`COMMANDS` the same way
-(``name -> "module:function"``, the function taking the subparsers object to add itself).
+(``name -> "module:function"``, the function taking the subparsers object to add itself). Bad
+parameters anywhere end the command with one line on stderr and exit status 2.
 
 >>> parse_straggle("3:0.5,7:inf")
 {3: 0.5, 7: inf}
@@ -24,16 +26,16 @@ import importlib
 import sys
 import time
 
-from .field import DEFAULT_PRIME
-
 __all__ = ["main", "PROTOCOLS", "COMMANDS", "parse_straggle", "build_parser"]
 
-#: Protocol name -> "module:function" run by ``pyprivml train NAME``.
+#: Protocol name -> "module:function" run by ``pyprivml train NAME``: ``function(args, ctx)`` with
+#: ctx a :class:`pyprivml.protocols.runner.RunContext`; the module's ``add_arguments(parser)`` adds
+#: the protocol's own options to the runner's.
 PROTOCOLS = {
-    "codedprivateml": "pyprivml.protocols.codedprivateml:cli_train",
+    "codedprivateml": "pyprivml.protocols.codedprivateml.cli:train",
     "bgw": "pyprivml.protocols.mpc.cli:train_bgw",
     "bh08": "pyprivml.protocols.mpc.cli:train_bh08",
-    "gal": "pyprivml.protocols.gal.cli:run",
+    "gal": "pyprivml.protocols.gal.cli:train",
 }
 
 #: Extra subcommands: name -> "module:function(subparsers)" that registers it.
@@ -48,54 +50,10 @@ def _resolve(spec: str):
 
 
 def parse_straggle(text: str | None) -> dict:
-    """``"RANK:SECONDS,..."`` -> {rank: seconds}; ``inf`` seconds make a worker that never answers."""
-    out: dict = {}
-    if not text:
-        return out
-    for item in text.split(","):
-        rank, sep, seconds = item.partition(":")
-        try:
-            if not sep:
-                raise ValueError
-            out[int(rank)] = float(seconds)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"bad straggler {item!r}: expected RANK:SECONDS, e.g. 3:0.5 or 3:inf") from None
-        if out[int(rank)] < 0:
-            raise argparse.ArgumentTypeError(f"straggler delay must be >= 0, got {item!r}")
-    return out
+    """``"RANK:SECONDS,..."`` -> {rank: seconds} (CodedPrivateML's ``--straggle``)."""
+    from .protocols.codedprivateml.cli import parse_straggle as parse
 
-
-def _add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("protocol", choices=sorted(PROTOCOLS), help="the protocol to train with")
-    p.add_argument("--dataset", default="digits49",
-                   help="digits49, breast_cancer, synthetic, cifar10 or gisette (default digits49)")
-    p.add_argument("--data-path", default=None, help="directory of the cifar10 / gisette files")
-    p.add_argument("--m", type=int, default=1000, help="rows of the synthetic data set")
-    p.add_argument("--d", type=int, default=50, help="features of the synthetic data set")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
-    p.add_argument("--workers", type=int, default=None,
-                   help="number of workers N (default: ranks - 1 under mpiexec, else 12)")
-    p.add_argument("--case", type=int, default=2, choices=(1, 2),
-                   help="1: maximum parallelisation, 2: equal parallelisation and privacy (seed 004 sec. V)")
-    p.add_argument("--K", type=int, default=None, help="parallelisation K (with --T, overrides --case)")
-    p.add_argument("--T", type=int, default=None, help="privacy threshold T (with --K)")
-    p.add_argument("--degree", type=int, default=1, help="degree r of the sigmoid approximation")
-    p.add_argument("--lx", type=int, default=3, help="data quantisation bits (eq. 4)")
-    p.add_argument("--lw", type=int, default=4, help="weight quantisation bits (eq. 6)")
-    p.add_argument("--lc", type=int, default=None, help="extra coefficient bits (default: automatic)")
-    p.add_argument("--p", type=int, default=DEFAULT_PRIME, help="the field prime")
-    p.add_argument("--iters", type=int, default=50, help="iterations J")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1/L, Theorem 1)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the weight quantisation draws")
-    p.add_argument("--transport", default="auto", choices=("auto", "mpi", "inprocess"),
-                   help="auto = MPI under mpiexec with >= 2 ranks, else in-process threads")
-    p.add_argument("--timeout", type=float, default=120.0,
-                   help="seconds the master waits for a recovery threshold of results")
-    p.add_argument("--straggle", type=parse_straggle, default={}, metavar="RANK:SECONDS,...",
-                   help="delay these worker ranks by SECONDS per iteration (inf: never answer)")
-    p.add_argument("--report", default=None, metavar="OUT.json", help="write the JSON report here")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return parse(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="kernel demo: quantise, Lagrange-encode and decode digits 4-vs-9")
     demo.add_argument("--workers", type=int, default=7, help="N of the demo code")
-    train = sub.add_parser("train", help="train a model with a protocol (in-process or under mpiexec)")
-    _add_train_options(train)
+    train = sub.add_parser("train", help="train a model with a protocol (in-process, simulated or under mpiexec)")
+    train.add_argument("protocol", choices=sorted(PROTOCOLS), help="the protocol to train with")
     plot = sub.add_parser("plot", help="PNG curves of accuracy and loss from JSON reports")
     plot.add_argument("reports", nargs="+", help="report files written by train --report, or "
                       "time-against-N files written by benchmarks/simulate_figure3.py --json")
@@ -114,21 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def train_parser(protocol: str) -> argparse.ArgumentParser:
+    """The options of ``pyprivml train PROTOCOL``: the runner's, then the protocol's own."""
+    from .protocols.runner import add_common_arguments
+
+    parser = argparse.ArgumentParser(prog=f"pyprivml train {protocol}")
+    add_common_arguments(parser)
+    importlib.import_module(PROTOCOLS[protocol].partition(":")[0]).add_arguments(parser)
+    return parser
+
+
 def _train(argv) -> int:
-    parser = build_parser()
-    args, _ = parser.parse_known_args(argv)
-    module = importlib.import_module(PROTOCOLS[args.protocol].partition(":")[0])
-    if hasattr(module, "add_arguments"):
-        train_parser = argparse.ArgumentParser(prog=f"pyprivml train {args.protocol}")
-        _add_train_options(train_parser)
-        module.add_arguments(train_parser)
-        args = train_parser.parse_args(argv[1:])
-    else:
-        args = parser.parse_args(argv)
+    protocol = argv[1]
+    args = train_parser(protocol).parse_args(argv[2:])
+    from .protocols.runner import RunContext
+
     try:
-        report = _resolve(PROTOCOLS[args.protocol])(args)
-    except (ValueError, TimeoutError) as exc:  # bad parameters, a wrap-around proof that fails, dead workers
-        print(f"pyprivml train {args.protocol}: error: {exc}", file=sys.stderr)
+        report = _resolve(PROTOCOLS[protocol])(args, RunContext.from_args(args))
+    except (ValueError, TypeError, TimeoutError) as exc:  # bad parameters, a failed wrap-around proof, dead workers
+        print(f"pyprivml train {protocol}: error: {exc}", file=sys.stderr)
         return 2
     if report is None:  # a worker rank of an MPI run
         return 0
@@ -177,6 +139,7 @@ def demo(n_workers: int = 7) -> int:
 
     from .data import load_digits49
     from .lagrange import LagrangeCode
+    from .linalg import modcombine
     from .protocols.codedprivateml import CodedPrivateMLConfig, plaintext_gradient_field, worker_compute
     from .quantization import quantize, quantize_stochastic
     from .report import format_table
@@ -197,7 +160,7 @@ def demo(n_workers: int = 7) -> int:
     code = LagrangeCode(F, n_workers, K, T)
     w = np.linspace(-0.5, 0.5, ds.X_train.shape[1])
     coeffs = plan.field_coefficients()
-    need = cfg.threshold()
+    need = cfg.recovery_threshold()
     for timed in (False, True):  # the first pass compiles the JIT kernels; the second is timed
         rows.clear()
         Xbar = step("quantise X (eq. 4)", quantize, ds.X_train, cfg.lx, F)
@@ -208,7 +171,7 @@ def demo(n_workers: int = 7) -> int:
                        lambda: {i: worker_compute(Xt[i], Wt[i], coeffs, F) for i in range(n_workers)})
         fastest = dict(list(results.items())[::-1][:need])  # any `need` workers will do
         blocks = step(f"decode from {need} workers (eq. 21)", code.decode, fastest, 2 * plan.r + 1)
-    decoded = np.asarray(blocks).sum(axis=0) % F.p
+    decoded = modcombine(np.ones((1, len(blocks)), dtype=np.int64), np.asarray(blocks), F)[0]  # eq. (22)
     exact = plaintext_gradient_field(Xbar, Wbar, cfg)
     print(f"digits 4-vs-9: m={Xbar.shape[0]}, d={Xbar.shape[1]}, p={F.p}, lx={cfg.lx}, lw={cfg.lw}, "
           f"lc={plan.lc}, final exponent l={plan.exponent}")
@@ -230,4 +193,10 @@ def main(argv=None) -> int:
         return _plot(args)
     if args.command == "train":  # unreachable with a valid protocol; argparse reported the error
         return 2
-    return args.func(args) if hasattr(args, "func") else 2
+    if not hasattr(args, "func"):
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, TimeoutError) as exc:
+        print(f"pyprivml {args.command}: error: {exc}", file=sys.stderr)
+        return 2

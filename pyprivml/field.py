@@ -26,6 +26,8 @@ import numbers
 
 import numpy as np
 
+from .backends.bounds import max_delayed_terms
+
 __all__ = [
     "PrimeField",
     "DEFAULT_PRIME",
@@ -85,11 +87,6 @@ def prev_prime(n: int) -> int | None:
             return n
         n -= 1
     return None
-
-
-def max_delayed_terms(p: int) -> int:
-    """Largest k with k * (p - 1)**2 < 2**64: products summed in uint64 before one reduction mod p."""
-    return ((1 << 64) - 1) // ((int(p) - 1) ** 2)
 
 
 #: The largest prime below 2**25. Seed 004 (sec. III-A and V) states p = 2**25 - 37, but

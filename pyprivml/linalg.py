@@ -14,14 +14,21 @@ array([[ 8,  0],
        [10,  6]])
 >>> pp.modmatvec(A, np.array([1, 1]), 11, transpose=True)
 array([4, 6])
+>>> pp.modadd(A, 9, 11), pp.modsub(A, np.array([2, 5]), 11), pp.modmul(A, A, 11)
+(array([[10,  0],
+       [ 1,  2]]), array([[10,  8],
+       [ 1, 10]]), array([[1, 4],
+       [9, 5]]))
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .backends import get_backend
 from .field import as_field, check_elements
 
-__all__ = ["modmatmul", "modmatvec", "modcombine"]
+__all__ = ["modmatmul", "modmatvec", "modcombine", "modadd", "modsub", "modmul"]
 
 
 def _operands(name, backend, field, arrays, check):
@@ -86,3 +93,28 @@ def modcombine(C, X, field, *, backend=None, check=True):
             f"C needs one column per row of X"
         )
     return be.combine(C, X, F.p)
+
+
+def _entrywise(name, op, a, b, field, backend, check):
+    be, F, (a, b) = _operands(name, backend, field, (a, b), check)
+    try:
+        np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"{name}: operands of shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast; "
+                         f"they must have equal shapes, or one of them size 1 along each differing axis") from None
+    return getattr(be, op)(a, b, F.p)
+
+
+def modadd(a, b, field, *, backend=None, check=True):
+    """(a + b) mod p entry-wise, with NumPy broadcasting (addition of shares, seed 004 app. D)."""
+    return _entrywise("modadd", "add", a, b, field, backend, check)
+
+
+def modsub(a, b, field, *, backend=None, check=True):
+    """(a - b) mod p entry-wise, with NumPy broadcasting."""
+    return _entrywise("modsub", "sub", a, b, field, backend, check)
+
+
+def modmul(a, b, field, *, backend=None, check=True):
+    """(a * b) mod p entry-wise, with NumPy broadcasting; exact for every p < 2**32."""
+    return _entrywise("modmul", "mul", a, b, field, backend, check)

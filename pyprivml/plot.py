@@ -11,30 +11,9 @@ True
 
 from __future__ import annotations
 
+from .figure import panels, save
+
 __all__ = ["plot_reports", "plot_scaling", "panels", "save"]
-
-
-def panels(ncols: int, width: float):
-    """A headless figure with one row of ``ncols`` axes (matplotlib's Agg backend, no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width, 4), squeeze=False)
-    return fig, list(axes[0])
-
-
-def save(fig, out_path: str, title: str | None) -> str:
-    """Title, lay out, write the PNG and free the figure."""
-    import matplotlib.pyplot as plt
-
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=120)
-    plt.close(fig)
-    return out_path
 
 
 def plot_reports(reports, out_path: str, *, title: str | None = None) -> str:

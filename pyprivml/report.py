@@ -124,7 +124,7 @@ class Report:
 
         row = {"protocol": self.protocol, "dataset": self.dataset,
                metric: pct(self.final(metric)), "baseline": pct(self.final(metric, baseline=True))}
-        for phase in ("setup", *PHASES, "total"):  # setup: kernel warm-up, outside Table II
+        for phase in ("setup", *PHASES, "total"):  # setup: warm-up and the wrap-around proof, outside Table II
             v = self.seconds.get(phase)
             row[f"{phase} s"] = "-" if v is None else f"{v:.3f}"
         return row

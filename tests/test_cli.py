@@ -33,7 +33,7 @@ def test_train_in_process_writes_a_report_and_plot_draws_it(tmp_path, capsys):
     assert report.parameters["straggle"] == {"4": 0.05}
     assert report.meta["transport"] == "inprocess" and report.bytes["data"] > 0
     assert all(4 not in used for used in report.meta["workers_used_per_iteration"])
-    assert json.loads(out.read_text())["parameters"]["threshold"] == 7
+    assert json.loads(out.read_text())["parameters"]["recovery_threshold"] == 7
     png = tmp_path / "curves.png"
     assert cli.main(["plot", str(out), "-o", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -107,5 +107,5 @@ def test_comparison_rows_sum_the_table_ii_phases():
                "update": 0.25, "total": 20.0}   # total also holds warm-up and metric evaluation
     row = table_row("bh08", params, seconds, 0.9)
     assert row["computation_s"] == 2.5 and row["communication_s"] == 1.0 and row["total_s"] == 4.0
-    simulated = table_row("bh08", params, seconds, 0.9, total=10.0)   # the cluster's virtual clock
-    assert simulated["total_s"] == 10.0 and simulated["communication_s"] == 7.0
+    mpc = table_row("bgw", {"N": 9, "G": 3, "T": 1}, seconds, 0.9)   # MPC rows: K is the groups G
+    assert mpc["K"] == 3 and mpc["total_s"] == 4.0

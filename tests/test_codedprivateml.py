@@ -11,7 +11,7 @@ from pyprivml.comm import TransportTimeout
 from pyprivml.data import load_breast_cancer, load_digits49, make_synthetic
 from pyprivml.estimators import gradient_descent
 from pyprivml.field import prev_prime
-from pyprivml.protocols.codedprivateml import (CodedPrivateMLConfig, _draw_seed, choose_K_T, lipschitz_lr,
+from pyprivml.protocols.codedprivateml import (CodedPrivateMLConfig, draw_seed, choose_K_T, lipschitz_lr,
                                                plaintext_gradient_field, run_codedprivateml)
 from pyprivml.protocols.fixedpoint import FixedPointPlan, WrapAroundError, WrapAroundGuard, auto_lc, s_bar
 from pyprivml.protocols.sigmoid import fit_sigmoid, polyval, sigmoid
@@ -131,7 +131,7 @@ def _expected_decoded(X, cfg, res):
     Xbar = pp.quantize(X, cfg.lx, F)
     out = []
     for t in range(cfg.max_iter):
-        W = pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=cfg.degree, seed=_draw_seed(cfg.seed, t))
+        W = pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=cfg.degree, seed=draw_seed(cfg.seed, t))
         out.append(plaintext_gradient_field(Xbar, W, cfg))
     return out
 
@@ -148,7 +148,7 @@ def test_decoded_gradient_equals_the_plaintext_quantised_gradient(digits, degree
     res = run_codedprivateml(digits.X_train, digits.y_train, cfg, transport="inprocess", keep_decoded=True)
     for got, want in zip(res.decoded, _expected_decoded(digits.X_train, cfg, res), strict=True):
         np.testing.assert_array_equal(got, want)
-    assert all(len(u) == cfg.threshold() for u in res.used_workers)
+    assert all(len(u) == cfg.recovery_threshold() for u in res.used_workers)
 
 
 @pytest.mark.parametrize("loader", [load_digits49, load_breast_cancer])
@@ -196,7 +196,7 @@ def test_no_worker_receives_a_raw_data_block_or_weight_vector(digits):
     rows = -(-Xbar.shape[0] // 2)
     blocks = [Xbar[:rows], Xbar[rows:]]
     raw_rows = {tuple(r) for r in Xbar if r.any()}
-    Ws = [pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=1, seed=_draw_seed(cfg.seed, t))
+    Ws = [pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=1, seed=draw_seed(cfg.seed, t))
           for t in range(cfg.max_iter)]
     sent = [(dest, phase, payload) for dest, _, phase, payload in run.transports[0].log.sent
             if isinstance(payload, np.ndarray)]

@@ -13,9 +13,9 @@ import pytest
 
 import pyprivml as pp
 from pyprivml.data import load_digits49
-from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig, _draw_seed, choose_K_T, run_codedprivateml
+from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig, draw_seed, choose_K_T, run_codedprivateml
 from pyprivml.protocols.mpc import make_groups, reducer_class
-from pyprivml.protocols.mpc.sharing import TAG_OPEN_OUT, TAG_RESHARE
+from pyprivml.protocols.mpc.sharing import TAGS as MPC_TAGS
 from pyprivml.protocols.mpc.training import MPCConfig, run_mpc
 from pyprivml.random import SecureRandom
 from pyprivml.simulate import run_simulated
@@ -114,7 +114,7 @@ def test_cpml_workers_receive_their_own_encodings_and_control_only(digits, cpml_
     setup = {"p": p, "coefficients": cfg.plan().field_coefficients().tolist()}
     for res, run in runs:
         Wbars = [pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=cfg.degree,
-                                        seed=_draw_seed(cfg.seed, t)).astype(object) for t in range(it)]
+                                        seed=draw_seed(cfg.seed, t)).astype(object) for t in range(it)]
         R = V = None
         for i in range(N):
             got = _received(run, i + 1)
@@ -202,7 +202,7 @@ def test_mpc_parties_receive_only_shares(digits, mpc_run):
     Xq = pp.quantize(digits.X_train, cfg.lx, F)
     bounds = np.linspace(0, Xq.shape[0], len(groups) + 1).round().astype(int)
     Wbars = [pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=cfg.degree,
-                                    seed=_draw_seed(cfg.seed, t)) for t in range(cfg.max_iter)]
+                                    seed=draw_seed(cfg.seed, t)) for t in range(cfg.max_iter)]
     assert _received(run, 10) == []
     slopes = []
     for g, a, b in zip(groups, bounds[:-1], bounds[1:]):
@@ -246,7 +246,7 @@ def test_degree_reduction_masks_are_fresh_per_multiplication(protocol):
         return [red.multiply(A[t.rank], B[t.rank]) for _ in range(2)]
 
     run = run_simulated(party, 3, record_payloads=True)
-    tag = TAG_RESHARE if protocol == "bgw" else TAG_OPEN_OUT
+    tag = MPC_TAGS.reshare if protocol == "bgw" else MPC_TAGS.open_out
     sent = [pl for dest, tg, _, pl in run.transports[0].log.sent if tg == tag and dest == 1]
     assert len(sent) == 2
     assert not np.array_equal(sent[0], sent[1]), f"{protocol} reused its degree-reduction mask"

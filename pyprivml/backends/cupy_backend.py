@@ -239,3 +239,21 @@ def quantize_stochastic(w, scale, p, key, copies):
         _quantize_stochastic_kernel(w64.reshape(-1), np.float64(scale), np.int64(p),
                                     np.uint64(key), np.int64(copies), out)
     return out, _max_abs(w64 * np.float64(scale))
+
+
+def _entrywise(a, b, p, combine):
+    a = cp.asarray(a).astype(cp.uint64)
+    b = cp.asarray(b).astype(cp.uint64)
+    return (combine(a, b, cp.uint64(p)) % cp.uint64(p)).astype(cp.int64)
+
+
+def add(a, b, p):
+    return _entrywise(a, b, p, lambda x, y, q: x + y)
+
+
+def sub(a, b, p):
+    return _entrywise(a, b, p, lambda x, y, q: x + q - y)
+
+
+def mul(a, b, p):
+    return _entrywise(a, b, p, lambda x, y, q: x * y)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import threads
+from . import threads
 
 try:
     from .. import _native
@@ -151,3 +151,8 @@ def quantize_stochastic(w, scale, p, key, copies):
                  x[a:b], scale, p, key, copies, a, out[a * copies:b * copies])[1]
              for a, b in _bounds(x.size, _parts(x.size * copies, _PARALLEL_VALUES), 64)]
     return out.reshape(shape + (copies,)), _max_abs(_run(tasks))
+
+
+# Entry-wise operations are memory-bound one-pass loops: the compiled NumPy ufuncs of the
+# reference are already at the memory floor, so this backend shares them (no C kernel of its own).
+from .numpy_backend import add, mul, sub  # noqa: E402,F401

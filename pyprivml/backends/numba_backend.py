@@ -27,8 +27,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import threads
-from ..field import max_delayed_terms
+from . import threads
+from .bounds import max_delayed_terms
 from .numpy_backend import GOLDEN_GAMMA, MIX1, MIX2
 
 NAME = "numba"
@@ -621,3 +621,59 @@ def quantize_stochastic(w, scale, p, key, copies):
              np.uint64(key), np.int64(copies), np.int64(nparts), out, partial,
              work=out.size)
     return out.reshape(shape + (copies,)), _max_abs(partial, flat.dtype, scale)
+
+
+# -- entry-wise add, sub, mul mod p ------------------------------------------------------------
+
+@njit(cache=True, parallel=True)
+def _elementwise_kernel(a, b, p, op, out):
+    """out = (a op b) mod p over flat uint64 arrays; op 0: add, 1: subtract, 2: multiply."""
+    pp = np.uint64(p)
+    for i in prange(out.size):
+        x, y = a[i], b[i]
+        if op == 0:
+            r = x + y
+            out[i] = r - pp if r >= pp else r
+        elif op == 1:
+            out[i] = x - y if x >= y else x + pp - y
+        else:
+            out[i] = (x * y) % pp  # (p-1)^2 < 2**64: exact
+
+
+@njit(cache=True)
+def _elementwise_serial(a, b, p, op, out):
+    pp = np.uint64(p)
+    for i in range(out.size):
+        x, y = a[i], b[i]
+        if op == 0:
+            r = x + y
+            out[i] = r - pp if r >= pp else r
+        elif op == 1:
+            out[i] = x - y if x >= y else x + pp - y
+        else:
+            out[i] = (x * y) % pp
+
+
+def _elementwise(a, b, p, op):
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    shape = a.shape
+    a = np.ascontiguousarray(a, dtype=np.uint64).reshape(-1)
+    b = np.ascontiguousarray(b, dtype=np.uint64).reshape(-1)
+    out = np.empty(a.size, dtype=np.uint64)
+    if a.size >= _PARALLEL_MIN and threads.use_numba_threads():
+        _elementwise_kernel(a, b, np.int64(p), op, out)
+    else:
+        _elementwise_serial(a, b, np.int64(p), op, out)
+    return out.view(np.int64).reshape(shape)
+
+
+def add(a, b, p):
+    return _elementwise(a, b, p, 0)
+
+
+def sub(a, b, p):
+    return _elementwise(a, b, p, 1)
+
+
+def mul(a, b, p):
+    return _elementwise(a, b, p, 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..field import max_delayed_terms
+from .bounds import max_delayed_terms
 
 NAME = "numpy"
 
@@ -50,6 +50,22 @@ def matvec_t(A, x, p):
 
 def combine(C, X, p):
     return matmul(C, X, p)
+
+
+# Entry-wise operations: operands broadcast like NumPy's; uint64 holds a + b < 2**33 and
+# a * b <= (p - 1)**2 < 2**64 exactly for every p < 2**32.
+def add(a, b, p):
+    return ((np.asarray(a, dtype=np.uint64) + np.asarray(b, dtype=np.uint64)) % np.uint64(p)).astype(np.int64)
+
+
+def sub(a, b, p):
+    # a - b + p stays in [1, 2p): no wrap-around in uint64
+    return ((np.asarray(a, dtype=np.uint64) + np.uint64(p) - np.asarray(b, dtype=np.uint64))
+            % np.uint64(p)).astype(np.int64)
+
+
+def mul(a, b, p):
+    return ((np.asarray(a, dtype=np.uint64) * np.asarray(b, dtype=np.uint64)) % np.uint64(p)).astype(np.int64)
 
 
 def mix64(z):

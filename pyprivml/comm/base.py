@@ -134,6 +134,13 @@ class Transport(ABC):
     @abstractmethod
     def barrier(self) -> None: ...
 
+    def now(self) -> float:
+        """This rank's clock in seconds: wall time here, virtual time on the simulated transport.
+
+        Roles time their phases with it, so one role reports real seconds under MPI and in-process
+        and the modelled cluster's seconds under simulation."""
+        return time.perf_counter()
+
     # -- counted operations that roles call -------------------------------------------------------
 
     @contextmanager

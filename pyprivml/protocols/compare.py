@@ -6,19 +6,23 @@ BH08, BGW; sec. V) at equal N, and prints one table: protocol, N, K, T, accuracy
 communication, computation, total seconds and the speedup over each baseline. For the MPC rows
 K is the number of groups G (the data parallelism: each worker processes m/G rows).
 
-In-process (threads of this process, real time) by default; ``--simulated`` runs every rank one
-at a time on :mod:`pyprivml.simulate`'s network model (default: the seed's EC2 m3.xlarge) and
-reports virtual seconds, which is what a cluster would see.
+In-process (threads of this process, real time) by default; ``--transport simulated`` runs every
+rank one at a time on the simulated network (:mod:`pyprivml.comm.simulated`, default: the seed's
+EC2 m3.xlarge) and reports virtual seconds, which is what a cluster would see. Either way each
+row's columns are the Table II phases as the roles timed them on the transport's clock, and the
+total is their sum: kernel warm-up, the wrap-around proof and metric evaluation never count.
 
     pyprivml compare --dataset digits49 --workers 10 --iters 20
-    pyprivml compare --dataset digits49 --workers 50 --iters 10 --simulated
+    pyprivml compare --dataset digits49 --workers 50 --iters 10 --transport simulated
 """
 
 from __future__ import annotations
 
 import argparse
 
+from ..comm.simulated import EC2_M3_XLARGE, NetworkModel
 from ..field import DEFAULT_PRIME
+from .regression import RegressionConfig, lipschitz_lr
 
 __all__ = ["register", "compare", "comparison_rows", "table_row", "PROTOCOL_LABELS"]
 
@@ -36,29 +40,28 @@ def register(subparsers) -> None:
     p.add_argument("--d", type=int, default=50, help="features of the synthetic data set")
     p.add_argument("--workers", type=int, default=10, help="N, the same for every protocol (>= 9)")
     p.add_argument("--iters", type=int, default=20, help="iterations J")
-    from .codedprivateml import CodedPrivateMLConfig
-
-    p.add_argument("--lx", type=int, default=CodedPrivateMLConfig.lx, help="data quantisation bits (eq. 4)")
-    p.add_argument("--lw", type=int, default=CodedPrivateMLConfig.lw, help="weight quantisation bits (eq. 6)")
+    p.add_argument("--lx", type=int, default=RegressionConfig.lx, help="data quantisation bits (eq. 4)")
+    p.add_argument("--lw", type=int, default=RegressionConfig.lw, help="weight quantisation bits (eq. 6)")
     p.add_argument("--p", type=int, default=DEFAULT_PRIME)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 1/L, Theorem 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weight quantisation (same for all)")
     p.add_argument("--protocols", nargs="+", default=list(PROTOCOL_LABELS), choices=list(PROTOCOL_LABELS))
-    p.add_argument("--simulated", action="store_true", help="simulated EC2 cluster (virtual seconds)")
-    p.add_argument("--bandwidth-mbit", type=float, default=800.0)
-    p.add_argument("--latency-ms", type=float, default=0.2)
+    p.add_argument("--transport", default="inprocess", choices=("inprocess", "simulated"))
+    p.add_argument("--simulated", dest="transport", action="store_const", const="simulated",
+                   help="the same as --transport simulated (virtual seconds)")
+    p.add_argument("--bandwidth-mbit", type=float, default=EC2_M3_XLARGE.bandwidth * 8 / 1e6)
+    p.add_argument("--latency-ms", type=float, default=EC2_M3_XLARGE.latency * 1e3)
+    p.add_argument("--per-message-us", type=float, default=EC2_M3_XLARGE.per_message * 1e6)
     p.add_argument("--json", default=None, metavar="OUT.json", help="also write the rows as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data import get_dataset
-    from ..simulate import NetworkModel
 
     ds = get_dataset(args.dataset, path=args.data_path, m=args.m, d=args.d)
-    network = (NetworkModel(args.bandwidth_mbit * 1e6 / 8, args.latency_ms * 1e-3,
-                            f"{args.bandwidth_mbit:g} Mbit/s, {args.latency_ms:g} ms")
-               if args.simulated else None)
+    network = (NetworkModel.from_options(args.bandwidth_mbit, args.latency_ms, args.per_message_us)
+               if args.transport == "simulated" else None)
     rows = comparison_rows(ds.X_train, ds.y_train, ds.X_test, ds.y_test, n_workers=args.workers,
                            iters=args.iters, lx=args.lx, lw=args.lw, p=args.p, lr=args.lr, seed=args.seed,
                            protocols=args.protocols, network=network)
@@ -73,61 +76,54 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def table_row(name, parameters, seconds, accuracy, *, total=None) -> dict:
+def table_row(name, parameters, seconds, accuracy) -> dict:
     """One row of the table from a run's phase seconds (Table II columns).
 
-    Measured runs: encoding, communication and computation (the slowest decoded worker plus the
-    master's decoding and update) as the master timed them, and their sum as the total, so neither
-    the kernel warm-up nor per-iteration metric evaluation counts. Simulated runs pass the virtual
-    ``total`` of the cluster clock; communication is then what the other phases leave of it.
+    Encoding, communication and computation (the slowest decoded worker plus the master's
+    decoding and update) as the master timed them on its transport's clock, and their sum as the
+    total, so neither setup (kernel warm-up, the wrap-around proof) nor per-iteration metric
+    evaluation counts, in measured and simulated runs alike. For the MPC rows K is the number of
+    groups G.
     """
     computation = seconds["computation"] + seconds["decoding"] + seconds["update"]
-    if total is None:
-        communication = seconds["communication"]
-        total = seconds["encoding"] + communication + computation
+    total = seconds["encoding"] + seconds["communication"] + computation
+    return {"protocol": name, "N": parameters["N"], "K": parameters.get("K", parameters.get("G")),
+            "T": parameters["T"], "accuracy": accuracy, "encoding_s": seconds["encoding"],
+            "communication_s": seconds["communication"], "computation_s": computation, "total_s": total}
+
+
+def run_protocol(name, X, y, X_test, y_test, *, n_workers, iters, lx=3, lw=4, p=DEFAULT_PRIME, lr, seed=0,
+                 transport="inprocess", network=None, **kwargs):
+    """One training run of protocol ``name`` (a key of :data:`PROTOCOL_LABELS`): (result, launch)."""
+    from .codedprivateml import CodedPrivateMLConfig, run_codedprivateml
+    from .mpc.training import MPCConfig, run_mpc
+
+    common = dict(n_workers=n_workers, lx=lx, lw=lw, p=p, max_iter=iters, lr=lr, seed=seed, **kwargs)
+    if name.startswith("codedprivateml"):
+        cfg, run = CodedPrivateMLConfig(case=int(name[-1]), **common), run_codedprivateml
     else:
-        communication = total - seconds["encoding"] - computation
-    return {"protocol": name, "N": parameters["N"], "K": parameters["K"], "T": parameters["T"],
-            "accuracy": accuracy, "encoding_s": seconds["encoding"], "communication_s": communication,
-            "computation_s": computation, "total_s": total}
+        cfg, run = MPCConfig(protocol=name, **common), run_mpc
+    return run(X, y, cfg, X_test=X_test, y_test=y_test, transport=transport, network=network,
+               return_launch=True)
 
 
 def comparison_rows(X, y, X_test, y_test, *, n_workers, iters, lx=3, lw=4, p=DEFAULT_PRIME, lr=None,
                     seed=0, protocols=tuple(PROTOCOL_LABELS), network=None, warm_up=True) -> list:
-    """Run each protocol once; one dict per protocol with its accuracy and seconds per phase.
+    """Run each protocol once (on the simulated ``network`` if one is given); one dict per
+    protocol with its accuracy and seconds per phase.
 
     ``warm_up`` first runs every protocol for one untimed iteration, so that no row pays for
     compiling or loading the kernels."""
-    from .codedprivateml import CodedPrivateMLConfig, lipschitz_lr, master_role, worker_role
-    from .mpc.training import MPCConfig, mpc_role
-
     lr = lr if lr is not None else lipschitz_lr(X)
     if warm_up:
         comparison_rows(X, y, X_test, y_test, n_workers=n_workers, iters=1, lx=lx, lw=lw, p=p, lr=lr,
                         seed=seed, protocols=protocols, network=None, warm_up=False)
     rows = []
     for name in protocols:
-        if name.startswith("codedprivateml"):
-            cfg = CodedPrivateMLConfig(n_workers=n_workers, case=int(name[-1]), lx=lx, lw=lw, p=p, max_iter=iters,
-                                       lr=lr, seed=seed)
-
-            def role(t, cfg=cfg):
-                return (master_role(t, X, y, cfg, X_test=X_test, y_test=y_test) if t.rank == 0
-                        else worker_role(t, cfg))
-        else:
-            role = mpc_role(MPCConfig(protocol=name, n_workers=n_workers, lx=lx, lw=lw, p=p, max_iter=iters,
-                                      lr=lr, seed=seed), X, y, X_test=X_test, y_test=y_test)
-        if network is not None:
-            from ..simulate import run_simulated
-
-            run = run_simulated(role, n_workers + 1, network=network)
-            result, total = run.results[0], run.total
-        else:
-            from ..comm import launch
-
-            result, total = launch(role, n_workers + 1, "inprocess").master, None
-        rows.append(table_row(name, result.parameters, result.seconds, result.history[-1].get("accuracy"),
-                              total=total))
+        result, _ = run_protocol(name, X, y, X_test, y_test, n_workers=n_workers, iters=iters, lx=lx, lw=lw, p=p,
+                                 lr=lr, seed=seed, transport="inprocess" if network is None else "simulated",
+                                 network=network)
+        rows.append(table_row(name, result.parameters, result.seconds, result.history[-1].get("accuracy")))
     return rows
 
 

@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..field import PrimeField, next_prime
-from ..linalg import modcombine
+from ..linalg import modcombine, modmul
 from ..quantization import quantize, round_half_up
 
-__all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "field_mul", "s_bar", "auto_lc"]
+__all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "s_bar", "auto_lc"]
 
 #: Relative inflation of the float64 bounds (see the module docstring).
 _MARGIN = 1.0 + 1e-6
@@ -60,16 +60,6 @@ _MARGIN = 1.0 + 1e-6
 
 class WrapAroundError(ValueError):
     """A decoded value could exceed (p-1)/2 in magnitude and would come back wrong from phi^-1."""
-
-
-def field_mul(a, b, field: PrimeField) -> np.ndarray:
-    """Elementwise a * b mod p for field elements (the one place protocol code multiplies entrywise).
-
-    Exact for every p the field accepts (p < 2**32): (p-1)^2 < 2**64 fits uint64.
-    """
-    p = np.uint64(field.p)
-    prod = np.asarray(a).astype(np.uint64) * np.asarray(b).astype(np.uint64)
-    return (prod % p).astype(np.int64)
 
 
 def auto_lc(coefficients, a: int, tolerance: float = 0.1) -> int:
@@ -174,7 +164,7 @@ def s_bar(Z, coefficients, field: PrimeField) -> np.ndarray:
     powers = np.empty((r + 1, n), dtype=np.int64)
     powers[0] = 1
     for i in range(1, r + 1):
-        powers[i] = field_mul(powers[i - 1], Z[:, i - 1], field)
+        powers[i] = modmul(powers[i - 1], Z[:, i - 1], field, check=False)
     c = np.asarray(coefficients, dtype=np.int64).reshape(1, -1)
     return modcombine(c, powers, field, check=False)[0]
 

@@ -5,7 +5,8 @@
     pyprivml plot gal.json          # loss, η and assistance weights per round (seed Figure 4)
 
 The shared options (``--dataset``, ``--seed``, ``--transport``, ``--timeout``, ``--report``,
-``--no-progress``) come from :mod:`pyprivml.cli`; the options below are GAL's own.
+``--no-progress``) come from the runner (:mod:`pyprivml.protocols.runner`); the options below are
+GAL's own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..result import RunResult, exchange_seconds, traffic_by_phase
 from .baselines import BASELINES, run_baseline
 from .experiment import GALSetup, gal_rank
 
@@ -55,39 +57,19 @@ def setup_from_args(args, size: int | None = None) -> GALSetup:
                     noise_sigma=args.noise_sigma, dms=args.dms, csv_path=args.csv)
 
 
-def run(args):
+def train(args, ctx):
     """Train GAL; return a :class:`pyprivml.report.Report` on Alice's rank, None elsewhere."""
-    from tqdm import tqdm
-
-    from pyprivml.comm import launch, resolve_kind
-    from pyprivml.report import Report
-
-    kind = resolve_kind(args.transport)
-    size = None
-    if kind == "mpi":
-        from pyprivml.comm.mpi import MPITransport
-
-        size = MPITransport().size
-    setup = setup_from_args(args, size)
-    if size is not None and setup.num_orgs != size:
-        raise SystemExit(f"--orgs {setup.num_orgs} needs mpiexec -n {setup.num_orgs}, got {size} ranks")
-    bar = tqdm(total=setup.rounds, desc=f"GAL {setup.dataset} M={setup.num_orgs}",
-               disable=not getattr(args, "progress", True))
-    t0 = time.perf_counter()
-
-    def role(transport):
-        return gal_rank(transport, setup, progress=bar if transport.rank == 0 else None,
-                        timeout=args.timeout)
-
-    try:
-        result = launch(role, setup.num_orgs, kind=kind)
-    finally:
-        bar.close()
+    setup = setup_from_args(args, ctx.ranks(args.orgs, 8))
+    if ctx.world is not None and setup.num_orgs != ctx.world[1]:
+        raise ValueError(f"--orgs {setup.num_orgs} needs mpiexec -n {setup.num_orgs}, got {ctx.world[1]} ranks")
+    with ctx.progress(setup.rounds, f"GAL {setup.dataset} M={setup.num_orgs}") as bar:
+        start = time.perf_counter()
+        result = ctx.launch(lambda transport: gal_rank(transport, setup, progress=bar if transport.rank == 0 else None,
+                                                       timeout=args.timeout), setup.num_orgs)
+        seconds_total = time.perf_counter() - start
     if result.rank != 0:
         return None
-    out = result.master
-    seconds_total = time.perf_counter() - t0
-    alice = result.transports[0]
+    out, alice = result.master, result.transports[0]
     key = "accuracy" if out["metric"] == "accuracy" else "mad"
     scale = 0.01 if key == "accuracy" else 1.0  # reports keep accuracy as a fraction
     history = [{"iteration": t, "loss": out["train_loss_per_round"][t - 1] if t else None,
@@ -100,10 +82,10 @@ def run(args):
         baselines[name] = run_baseline(name, setup)["test_metric"]
     print(f"GAL test {out['metric']} after {setup.rounds} rounds: {out['test_metric']:.2f}"
           + "".join(f", {k} {v:.2f}" for k, v in baselines.items()))
-    phases = {p: s.as_dict() for p, s in alice.log.phases.items()}
-    return Report.new("gal", setup.describe(), dataset=setup.dataset, history=history,
-                      seconds={"communication": sum(s["seconds"] for s in phases.values()),
-                               "total": seconds_total},
-                      bytes={p: s["bytes_sent"] + s["bytes_received"] for p, s in phases.items()},
-                      meta={"metric": out["metric"], "transport": result.kind,
-                            "test_metric": out["test_metric"], "baselines": baselines})
+    run = RunResult(parameters=setup.describe(), history=history,
+                    seconds={"communication": exchange_seconds(alice.log, tuple(alice.log.phases)),
+                             "total": seconds_total},
+                    bytes=traffic_by_phase(alice.log))
+    return run.report("gal", dataset=setup.dataset,
+                      meta={**ctx.meta(), "metric": out["metric"], "test_metric": out["test_metric"],
+                            "baselines": baselines})

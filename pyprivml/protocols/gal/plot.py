@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...figure import panels, save
+
 
 def plot_gal_reports(reports, out_path: str, *, title: str | None = None) -> str:
     """Three panels per seed Figure 4 (a-c): metric, η and weights against the assistance round."""
-    from ...plot import panels, save
-
     reports = list(reports)
     if not reports:
         raise ValueError("plot_gal_reports needs at least one report")

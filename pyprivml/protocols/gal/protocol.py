@@ -27,17 +27,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import ProtocolConfig, check_choice, check_int, check_real
+from ..progress import advance
+from ..tags import tags_for
 from .losses import OverarchingLoss, get_loss
 from .models import make_model
 from .privacy import noise_source, noisy_output
 from .weights import assistance_weights, line_search
 
 ALICE = 0
-TAG_CONTROL, TAG_RESIDUAL, TAG_FITTED, TAG_PREDICTION = 60, 61, 62, 63
+#: Message tags (from the one registry, :mod:`pyprivml.protocols.tags`).
+TAGS = tags_for("gal")
 
 
-@dataclass
-class GALConfig:
+@dataclass(frozen=True, kw_only=True)
+class GALConfig(ProtocolConfig):
     """Alice's private choices (Algorithm 1's inputs that belong to her).
 
     ``weighting``: ``"learned"`` (ŵ on the simplex) or ``"average"`` (w_m = 1/M, Table 6's ✗).
@@ -53,13 +57,12 @@ class GALConfig:
     eta: str | float = "line_search"
     privacy: object = None
 
-    def __post_init__(self):
-        if int(self.rounds) < 1:
-            raise ValueError(f"need at least one assistance round, got rounds={self.rounds}")
-        if self.weighting not in ("learned", "average"):
-            raise ValueError(f"weighting must be 'learned' or 'average', got {self.weighting!r}")
-        if self.eta != "line_search" and not (isinstance(self.eta, (int, float)) and self.eta > 0):
-            raise ValueError(f"eta must be 'line_search' or a positive constant, got {self.eta!r}")
+    def validate(self) -> None:
+        super().validate()
+        check_int("rounds", self.rounds, minimum=1, hint="assistance rounds T")
+        check_choice("weighting", self.weighting, ("learned", "average"))
+        if self.eta != "line_search":
+            check_real("eta", self.eta, positive=True, hint="or 'line_search'")
 
 
 class LocalLearner:
@@ -117,19 +120,19 @@ class Organisation:
         """Answer 'fit' and 'predict' requests; return the number of rounds fitted."""
         tr = self.transport
         while True:
-            control, _ = tr.recv(self.alice, TAG_CONTROL, timeout=timeout)
+            control, _ = tr.recv(self.alice, TAGS.control, timeout=timeout)
             stage = control.get("stage")
             if stage == "fit":
                 with tr.in_phase("residual"):
-                    r, _ = tr.recv(self.alice, TAG_RESIDUAL, timeout=timeout)
+                    r, _ = tr.recv(self.alice, TAGS.residual, timeout=timeout)
                 t0 = time.perf_counter()
                 fitted = self.learner.fit_round(r)
                 tr.log.phases["local_fit"].seconds += time.perf_counter() - t0
                 with tr.in_phase("fitted"):
-                    tr.send(fitted, self.alice, TAG_FITTED)
+                    tr.send(fitted, self.alice, TAGS.fitted)
             elif stage == "predict":
                 with tr.in_phase("prediction"):
-                    tr.send(self.learner.predict_rounds(control["split"]), self.alice, TAG_PREDICTION)
+                    tr.send(self.learner.predict_rounds(control["split"]), self.alice, TAGS.prediction)
             elif stage == "stop":
                 return len(self.learner.models)
             else:
@@ -192,7 +195,7 @@ class Alice:
 
     def _broadcast_control(self, control: dict):
         for m in self.orgs:
-            self.transport.send(control, m, TAG_CONTROL)
+            self.transport.send(control, m, TAGS.control)
 
     def learn(self, progress=None) -> GALResult:
         """The learning stage; ``progress`` (a tqdm bar or None) is advanced once per round."""
@@ -210,12 +213,12 @@ class Alice:
                 self._broadcast_control({"stage": "fit", "round": t + 1})
                 with tr.in_phase("residual"):
                     for m in self.orgs:
-                        tr.send(sent, m, TAG_RESIDUAL)
+                        tr.send(sent, m, TAGS.residual)
             own = self.learner.fit_round(r)
             fits = [own]
             if self.orgs:
                 with tr.in_phase("fitted"):
-                    fits += [tr.recv(m, TAG_FITTED)[0] for m in self.orgs]
+                    fits += [tr.recv(m, TAGS.fitted)[0] for m in self.orgs]
             fits = np.stack([np.asarray(f, dtype=np.float64).reshape(r.shape) for f in fits])
             if cfg.weighting == "learned":
                 w = assistance_weights(r, fits, q=cfg.alice_q)
@@ -228,9 +231,7 @@ class Alice:
             result.weights.append(w)
             result.history.append(RoundRecord(t + 1, self.loss.value(self.y, F), eta, w.tolist(),
                                               time.perf_counter() - t0))
-            if progress is not None:
-                progress.set_postfix(loss=f"{result.history[-1].loss:.4g}", eta=f"{eta:.3g}")
-                progress.update(1)
+            advance(progress, {"loss": result.history[-1].loss, "eta": eta})
         self.result, self.F_train = result, F
         return result
 
@@ -242,7 +243,7 @@ class Alice:
         if self.orgs:
             self._broadcast_control({"stage": "predict", "split": split})
             with self.transport.in_phase("prediction"):
-                others = [self.transport.recv(m, TAG_PREDICTION)[0] for m in self.orgs]
+                others = [self.transport.recv(m, TAGS.prediction)[0] for m in self.orgs]
         return self.result.assemble(self.learner.predict_rounds(split), others)
 
     def stop(self):

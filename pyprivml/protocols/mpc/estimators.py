@@ -1,24 +1,23 @@
-"""Estimators for the MPC baselines, in the style of :mod:`pyprivml.estimators` (seed 004 sec. V).
+"""Estimators for the MPC baselines, in the style of the CodedPrivateML ones (seed 004 sec. V).
 
 ``MPCLogisticRegression(protocol="bgw" | "bh08", n_workers=...)`` trains with
 :func:`.training.run_mpc`; :mod:`.bgw` and :mod:`.bh08` fix ``protocol``. After ``fit`` (on
 rank 0 under MPI): ``coef_``, ``intercept_``, ``classes_``, ``lr_``, ``history_`` and ``result_``
-(CodedPrivateML's result type: timings per phase, traffic, parameters).
+(the task's result type: timings per phase, traffic, parameters).
 """
 
 from __future__ import annotations
 
-from ...estimators import (_check_common_params, _check_protocol_params, _ClassifierMixin, _design,
-                           _LinearModelBase, _RegressorMixin)
 from ...field import DEFAULT_PRIME
-from ..codedprivateml import lipschitz_lr
+from ..estimator import (ClassifierMixin, ProtocolLinearModel, RegressorMixin, check_common_params,
+                         check_protocol_params)
 from ..sigmoid import DEFAULT_INTERVAL
 from .training import MPCConfig, run_mpc
 
 __all__ = ["MPCLogisticRegression", "MPCLinearRegression"]
 
 
-class _MPC(_LinearModelBase):
+class _MPC(ProtocolLinearModel):
     _param_names = ("protocol", "n_workers", "T", "groups", "degree", "lx", "lw", "lc", "p", "max_iter",
                     "lr", "fit_interval", "fit_intercept", "random_state", "transport")
 
@@ -34,32 +33,22 @@ class _MPC(_LinearModelBase):
         self.coef_ = None
 
     def config(self) -> MPCConfig:
-        _check_common_params(self)
-        _check_protocol_params(self)
+        check_common_params(self)
+        check_protocol_params(self)
         return MPCConfig(protocol=self.protocol, n_workers=self.n_workers, T=self.T, groups=self.groups,
                          degree=self.degree, task=self._task, lx=self.lx, lw=self.lw, lc=self.lc, p=self.p,
                          max_iter=self.max_iter, lr=self.lr, fit_interval=tuple(self.fit_interval),
                          seed=self.random_state)
 
-    def _fit(self, X, target):
-        cfg = self.config()  # validates the parameters first
-        Xd = _design(X, self.fit_intercept)
-        self.lr_ = cfg.lr if cfg.lr is not None else lipschitz_lr(Xd, self._task)
-        result = run_mpc(Xd, target, MPCConfig(**{**cfg.__dict__, "lr": self.lr_}), transport=self.transport)
-        self.result_ = result
-        if result is None:  # an MPI worker rank
-            self.coef_ = None
-            return self
-        self._store(result.w)
-        self.history_ = result.history
-        return self
+    def _train(self, X, target, config):
+        return run_mpc(X, target, config, transport=self.transport)
 
 
-class MPCLogisticRegression(_ClassifierMixin, _MPC):
+class MPCLogisticRegression(ClassifierMixin, _MPC):
     """Logistic regression trained by the BGW or BH08 baseline with ``n_workers`` workers in G
     groups of 2T+1 (T = floor((N-3)/6) by default); the other parameters as
-    :class:`pyprivml.estimators.CodedPrivateLogisticRegression`."""
+    :class:`pyprivml.protocols.codedprivateml.CodedPrivateLogisticRegression`."""
 
 
-class MPCLinearRegression(_RegressorMixin, _MPC):
+class MPCLinearRegression(RegressorMixin, _MPC):
     """Linear regression (s_hat(z) = z) trained by the BGW or BH08 baseline."""

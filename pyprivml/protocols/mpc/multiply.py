@@ -1,7 +1,8 @@
 """Secure multiplication with degree reduction, the BGW way and the BH08 way (seed 004, app. D).
 
-Inside a group of n = 2T+1 parties holding degree-T Shamir shares [a]_T and [b]_T, the local
-product [a]_j [b]_j is a share of ab on a polynomial of degree 2T (appendix D, "Multiplication").
+Inside a group of n = 2T+1 parties holding degree-T Shamir shares [a]_T and [b]_T (D.1), the local
+product [a]_j [b]_j is a share of ab on a polynomial of degree 2T (D.3; the formulas of appendix D
+are numbered in :mod:`.sharing`).
 A matrix product of shares, sum_k [A]_ik [B]_kj, is likewise a degree-2T share of (AB)_ij. Before
 the next multiplication the degree must come back to T; the two baselines differ only in how:
 
@@ -13,8 +14,8 @@ the next multiplication the degree must come back to T; the two baselines differ
 * :class:`BH08Reducer` (Beerliova-Trubiniova and Hirt 2008, and Damgard-Nielsen 2007): an
   offline phase makes random *double sharings* ([rho]_T, [rho]_2T) of the same uniform rho,
   fresh for every multiplied element. Online, party j sends [ab]_2T - [rho]_2T to the king, who
-  opens ab - rho from the 2T+1 values (they lie on a degree-2T polynomial) and broadcasts it;
-  every party adds it to [rho]_T. 2(n-1) messages per multiplication round: O(N). rho is
+  opens ab - rho from the 2T+1 values (they lie on a degree-2T polynomial, D.4) and broadcasts
+  it; every party adds it to [rho]_T (D.5). 2(n-1) messages per multiplication round: O(N). rho is
   uniform and unknown to any T parties, so ab - rho reveals nothing.
 
   Offline, every party deals a uniform vector rho_i with both a degree-T and a degree-2T sharing;
@@ -32,7 +33,7 @@ Example (three parties, T = 1, run on the simulated cluster)
 >>> import numpy as np
 >>> from pyprivml import PrimeField
 >>> from pyprivml.shamir import shamir_share
->>> from pyprivml.simulate import run_simulated
+>>> from pyprivml.comm import launch
 >>> from pyprivml.protocols.mpc import make_groups, reducer_class, open_shares
 >>> F = PrimeField(101); group = make_groups(3, F, groups=1, first_rank=0)[0]
 >>> A = shamir_share(np.array([2, 3]), 3, 1, F, points=group.points)
@@ -41,7 +42,7 @@ Example (three parties, T = 1, run on the simulated cluster)
 ...     red = reducer_class("bh08")(t, group)
 ...     red.prepare(2)                                   # offline: double sharings for 2 elements
 ...     return red.multiply(A[t.rank], B[t.rank])        # online: a degree-T share of a * b
->>> out = run_simulated(party, 3).results
+>>> out = launch(party, 3, "simulated").results
 >>> open_shares(dict(enumerate(out)), group)
 array([10, 21])
 """
@@ -54,10 +55,10 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from ..._poly import vandermonde
-from ...linalg import modcombine, modmatmul
+from ...linalg import modadd, modcombine, modmatmul, modmul, modsub
 from ...random import SecureRandom
 from ...shamir import shamir_reconstruct, shamir_share
-from .sharing import TAG_DOUBLE, TAG_OPEN_IN, TAG_OPEN_OUT, TAG_RESHARE, Group, clock_of, fadd, fmul, fsub
+from .sharing import TAGS, Group
 
 __all__ = ["DegreeReducer", "BGWReducer", "BH08Reducer", "reducer_class", "open_shares", "REDUCERS"]
 
@@ -85,7 +86,6 @@ class DegreeReducer(ABC):
         self.pos = group.position(transport.rank)
         self.rng = rng if rng is not None else SecureRandom()
         self.lam = group.recombination()
-        self.clock = clock_of(transport)
         self.offline_seconds = 0.0
         self.online_seconds = 0.0
         self.rounds = 0
@@ -100,20 +100,20 @@ class DegreeReducer(ABC):
         """Degree reduction: this party's degree-2T share ``h`` to a degree-T share of the same
         secret. One communication round; every party of the group must call it together."""
         h = np.asarray(h, dtype=np.int64)
-        t0 = self.clock()
+        t0 = self.transport.now()
         with self.transport.in_phase("degree_reduction"):
             out = self._reduce(h)
-        self.online_seconds += self.clock() - t0
+        self.online_seconds += self.transport.now() - t0
         self.rounds += 1
         return out
 
     def multiply(self, a, b) -> np.ndarray:
         """Element-wise [a*b]_T from [a]_T and [b]_T."""
-        return self.reduce(fmul(a, b, self.field))
+        return self.reduce(modmul(a, b, self.field, check=False))            # (D.3)
 
     def matmul(self, A, B) -> np.ndarray:
         """[A @ B]_T from [A]_T and [B]_T (the local product is a degree-2T share)."""
-        return self.reduce(modmatmul(A, B, self.field, check=False))
+        return self.reduce(modmatmul(A, B, self.field, check=False))          # (D.3), summed
 
     def _open_degree_2t(self, stacked: np.ndarray) -> np.ndarray:
         """sum_i lambda_i h_i over the n shares stacked on axis 0 (degree <= 2T, all points)."""
@@ -129,10 +129,10 @@ class BGWReducer(DegreeReducer):
 
     def _reduce(self, h):
         g, t, pos = self.group, self.transport, self.pos
-        sub = shamir_share(h, g.n, g.T, self.field, rng=self.rng, points=g.points)
-        reqs = [t.isend(np.ascontiguousarray(sub[k]), g.ranks[k], TAG_RESHARE)
+        sub = shamir_share(h, g.n, g.T, self.field, rng=self.rng, points=g.points)    # (D.1) of h_i
+        reqs = [t.isend(np.ascontiguousarray(sub[k]), g.ranks[k], TAGS.reshare)
                 for k in range(g.n) if k != pos]
-        held = [sub[pos] if k == pos else t.recv(source=g.ranks[k], tag=TAG_RESHARE)[0]
+        held = [sub[pos] if k == pos else t.recv(source=g.ranks[k], tag=TAGS.reshare)[0]
                 for k in range(g.n)]
         for r in reqs:
             r.wait()
@@ -161,17 +161,17 @@ class BH08Reducer(DegreeReducer):
         if elements == 0:
             return
         g, t, pos, F = self.group, self.transport, self.pos, self.field
-        t0 = self.clock()
+        t0 = self.transport.now()
         with t.in_phase("offline"):
             per_dealing = g.n - g.T
             length = math.ceil(elements / per_dealing)
             rho = self.rng.field_elements(F, (length,))
             low = shamir_share(rho, g.n, g.T, F, rng=self.rng, points=g.points)
             high = shamir_share(rho, g.n, 2 * g.T, F, rng=self.rng, points=g.points)
-            reqs = [t.isend(np.stack([low[k], high[k]]), g.ranks[k], TAG_DOUBLE)
+            reqs = [t.isend(np.stack([low[k], high[k]]), g.ranks[k], TAGS.double)
                     for k in range(g.n) if k != pos]
             dealt = np.stack([np.stack([low[pos], high[pos]]) if k == pos
-                              else t.recv(source=g.ranks[k], tag=TAG_DOUBLE)[0]
+                              else t.recv(source=g.ranks[k], tag=TAGS.double)[0]
                               for k in range(g.n)])                # (n, 2, length)
             for r in reqs:
                 r.wait()
@@ -180,7 +180,7 @@ class BH08Reducer(DegreeReducer):
             new_2t = modmatmul(M, dealt[:, 1, :], F, check=False).ravel()
             self._pool_t = np.concatenate([self._pool_t, new_t])
             self._pool_2t = np.concatenate([self._pool_2t, new_2t])
-        self.offline_seconds += self.clock() - t0
+        self.offline_seconds += self.transport.now() - t0
 
     def _take(self, size: int):
         if size > self._pool_t.size:
@@ -195,18 +195,18 @@ class BH08Reducer(DegreeReducer):
     def _reduce(self, h):
         g, t, F = self.group, self.transport, self.field
         rho_t, rho_2t = self._take(h.size)
-        masked = fsub(h.ravel(), rho_2t, F)
+        masked = modsub(h.ravel(), rho_2t, F, check=False)                      # (D.4)
         if t.rank == g.king:
-            held = np.stack([masked if r == g.king else t.recv(source=r, tag=TAG_OPEN_IN)[0]
+            held = np.stack([masked if r == g.king else t.recv(source=r, tag=TAGS.open_in)[0]
                              for r in g.ranks])
             opened = self._open_degree_2t(held)                    # ab - rho, public
-            reqs = [t.isend(opened, r, TAG_OPEN_OUT) for r in g.ranks if r != g.king]
+            reqs = [t.isend(opened, r, TAGS.open_out) for r in g.ranks if r != g.king]
             for r in reqs:
                 r.wait()
         else:
-            t.send(masked, g.king, TAG_OPEN_IN)
-            opened = t.recv(source=g.king, tag=TAG_OPEN_OUT)[0]
-        return fadd(rho_t, opened, F).reshape(h.shape)
+            t.send(masked, g.king, TAGS.open_in)
+            opened = t.recv(source=g.king, tag=TAGS.open_out)[0]
+        return modadd(rho_t, opened, F, check=False).reshape(h.shape)         # (D.5)
 
 
 #: Degree reductions by protocol name.

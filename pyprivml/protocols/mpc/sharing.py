@@ -1,4 +1,13 @@
-"""Groups of 2T+1 workers holding Shamir shares, as in the MPC baselines of seed 004 (sec. V).
+"""Groups of 2T+1 workers holding Shamir shares, as in the MPC baselines of seed 004 (sec. V, app. D).
+
+Appendix D states its formulas without numbers; this package numbers them in order of appearance:
+
+* (D.1) sharing: a secret a is embedded in h(xi) = a + xi r_1 + ... + xi^T r_T with uniform r_i,
+  and worker i holds [a]_i = h(alpha_i);
+* (D.2) addition: [a + b]_i = [a]_i + [b]_i mod p, locally;
+* (D.3) multiplication: [a]_i [b]_i is a share of ab on a polynomial of degree 2T;
+* (D.4) BH08's masked opening: worker i sends [a]_i [b]_i - [rho]_{2T,i}, and ab - rho is decoded;
+* (D.5) BH08's re-sharing: [ab]_{T,i} = (ab - rho) + [rho]_{T,i}.
 
 The seed speeds its BGW and BH08 baselines up by splitting the N workers into G = 3 groups of
 2T+1, with T = floor((N-3)/6) (sec. V, "Experiment setup"): group g holds degree-T Shamir shares
@@ -22,29 +31,25 @@ array([3, 8, 1])
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..._poly import mulmod
 from ...field import PrimeField, as_field
 from ...shamir import recombination_vector
+from ..tags import tags_for
 
-__all__ = ["Group", "make_groups", "mpc_threshold", "clock_of", "fadd", "fsub", "fmul",
-           "TAG_DATA", "TAG_WEIGHTS", "TAG_RESULT", "TAG_RESHARE", "TAG_OPEN_IN", "TAG_OPEN_OUT",
-           "TAG_DOUBLE", "TAG_CONTROL"]
+__all__ = ["Group", "make_groups", "mpc_threshold", "TAGS", "DEFAULT_GROUPS"]
 
-# Message tags of the MPC roles (distinct from each other; FIFO order per source and tag).
-TAG_CONTROL, TAG_DATA, TAG_WEIGHTS, TAG_RESULT = 50, 51, 52, 53
-TAG_RESHARE, TAG_OPEN_IN, TAG_OPEN_OUT, TAG_DOUBLE = 54, 55, 56, 57
+#: Message tags of the MPC roles (from the one registry, :mod:`pyprivml.protocols.tags`).
+TAGS = tags_for("mpc")
 
 #: Number of groups in seed 004's experiments (sec. V: "we set G = 3").
 DEFAULT_GROUPS = 3
 
 
 def mpc_threshold(N: int, groups: int = DEFAULT_GROUPS) -> int:
-    """The privacy threshold T = floor((N - G) / (2G)) that fits G groups of 2T+1 into N workers;
+    """The largest privacy threshold T = floor((N - G) / (2G)) that fits G groups of 2T+1 into N workers;
     for G = 3 this is seed 004's T = floor((N-3)/6)."""
     if not isinstance(N, (int, np.integer)) or isinstance(N, bool):
         raise TypeError(f"N must be an integer number of workers, got {type(N).__name__}")
@@ -72,7 +77,7 @@ class Group:
 
     @property
     def points(self) -> np.ndarray:
-        """The evaluation points alpha_1..alpha_n = 1..n (appendix D)."""
+        """The evaluation points alpha_1..alpha_n = 1..n of (D.1): "the secret share of a at worker i is h(i)"."""
         return np.arange(1, self.n + 1, dtype=np.int64)
 
     @property
@@ -111,28 +116,3 @@ def make_groups(N: int, field, *, T: int | None = None, groups: int = DEFAULT_GR
         raise ValueError(f"groups of {n} workers need {n} distinct nonzero points, but p = {F.p}")
     return [Group(g, tuple(range(first_rank + g * n, first_rank + (g + 1) * n)), int(T), F)
             for g in range(groups)]
-
-
-def clock_of(transport):
-    """The clock roles time their phases with: the transport's ``now()`` when it has one (the
-    simulated cluster's virtual time), else ``time.perf_counter``."""
-    now = getattr(transport, "now", None)
-    return now if callable(now) else time.perf_counter
-
-
-# Element-wise field operations on shares; int64 results in [0, p) like every pyprivml kernel's.
-def fadd(a, b, field) -> np.ndarray:
-    """(a + b) mod p element-wise (addition of shares, appendix D)."""
-    p = as_field(field).p
-    return np.add(a, b, dtype=np.int64) % p
-
-
-def fsub(a, b, field) -> np.ndarray:
-    """(a - b) mod p element-wise."""
-    p = as_field(field).p
-    return np.subtract(a, b, dtype=np.int64) % p
-
-
-def fmul(a, b, field) -> np.ndarray:
-    """(a * b) mod p element-wise (a local product of shares), exact for every p < 2**32."""
-    return mulmod(a, b, as_field(field).p)

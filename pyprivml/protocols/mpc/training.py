@@ -32,12 +32,29 @@ same steps.
 
 Timing
 ------
-Every role times its phases with the transport's clock (:func:`.sharing.clock_of`, virtual on the
-simulated cluster) and the result has CodedPrivateML's phases (encoding = secret sharing at the
-master, communication, computation, decoding = opening at the master, update, total) plus the
-workers' online ``degree_reduction`` and BH08 ``offline`` seconds. Communication is, as for
-CodedPrivateML, the master's time exchanging data, weights and results minus the slowest
-worker's computation, so it includes the degree-reduction rounds between workers.
+Every role times its phases with the transport's clock (:meth:`pyprivml.comm.Transport.now`,
+virtual on the simulated cluster) and the result has the task's phases
+(:class:`pyprivml.protocols.regression.RegressionMaster`: encoding = secret sharing at the master,
+communication, computation, decoding = opening at the master, update, total, and the setup and
+metrics phases outside Table II) plus the workers' online ``degree_reduction`` and BH08
+``offline`` seconds. Communication is the master's time exchanging data, weights and results
+minus the slowest worker's computation, so it includes the degree-reduction rounds between
+workers and BH08's offline phase, which the workers run before the first iteration for all J
+iterations of the run.
+
+Example
+-------
+>>> from pyprivml.data import load_digits49
+>>> ds = load_digits49()
+>>> cfg = MPCConfig(protocol="bh08", n_workers=9, max_iter=3, seed=0)      # G = 3 groups of 2T+1 = 3
+>>> cfg.privacy_threshold, [g.ranks for g in cfg.make_groups()]
+(1, [(1, 2, 3), (4, 5, 6), (7, 8, 9)])
+>>> res = run_mpc(ds.X_train, ds.y_train, cfg, transport="inprocess")
+>>> len(res.history), res.history[-1]["loss"] < res.history[0]["loss"]
+(4, True)
+>>> res.parameters["rounds_per_iteration"]          # one degree reduction per iteration for r = 1
+1.0
+
 """
 
 from __future__ import annotations
@@ -46,30 +63,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...field import DEFAULT_PRIME, PrimeField
-from ...linalg import modcombine, modmatmul, modmatvec
-from ...quantization import dequantize, quantize, quantize_stochastic
+from ...comm import launch
+from ...linalg import modadd, modcombine, modmatmul, modmatvec, modmul
+from ...quantization import quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...shamir import shamir_share
-from ..fixedpoint import FixedPointPlan, WrapAroundGuard
-from ..codedprivateml import PHASES, CodedPrivateMLConfig, CodedPrivateMLResult, _draw_seed, _metrics, lipschitz_lr
-from ..sigmoid import DEFAULT_INTERVAL, fit_sigmoid
+from ..regression import RegressionConfig, RegressionMaster, RegressionResult
 from .multiply import reducer_class
-from .sharing import (DEFAULT_GROUPS, TAG_CONTROL, TAG_DATA, TAG_RESULT, TAG_WEIGHTS, clock_of,
-                      fadd, fmul, make_groups)
+from .sharing import DEFAULT_GROUPS, TAGS, make_groups
 
 __all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "run_mpc", "message_counts",
-           "expected_messages", "TASKS"]
-
-TASKS = ("logistic", "linear")
+           "expected_messages"]
 
 
-@dataclass(frozen=True)
-class MPCConfig:
-    """Parameters of one BGW or BH08 run, named as in
-    :class:`~pyprivml.protocols.codedprivateml.CodedPrivateMLConfig` (and with its defaults for
-    lx, lw, p, the iterations and lr = 1/L) plus the protocol, T >= 1 and the number of
-    groups G (sec. V: G = 3, T = floor((N-3)/6) unless given).
+@dataclass(frozen=True, kw_only=True)
+class MPCConfig(RegressionConfig):
+    """Parameters of one BGW or BH08 run: the task's (:class:`~pyprivml.protocols.regression.RegressionConfig`,
+    with CodedPrivateML's defaults for l_x, l_w, p, the iterations and lr = 1/L) plus the protocol,
+    the privacy threshold T >= 1 and the number of groups G (sec. V: G = 3, T = floor((N-3)/6)
+    unless given).
 
     ``seed`` drives only the stochastic quantisation of w (eqs. 6-8), so that runs and the three
     protocols can take identical steps; the Shamir masks of X and W and the workers' degree
@@ -80,29 +92,10 @@ class MPCConfig:
     n_workers: int = 10
     T: int | None = None
     groups: int = DEFAULT_GROUPS
-    degree: int = 1
-    task: str = "logistic"
-    lx: int = CodedPrivateMLConfig.lx
-    lw: int = CodedPrivateMLConfig.lw
-    lc: int | None = None
-    p: int = DEFAULT_PRIME
-    max_iter: int = CodedPrivateMLConfig.max_iter
-    lr: float | None = None
-    fit_interval: tuple = DEFAULT_INTERVAL
-    seed: int | None = None
 
-    def __post_init__(self):
+    def validate(self) -> None:
         reducer_class(self.protocol)  # validates the name
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.task == "linear" and self.degree != 1:
-            raise ValueError("linear regression (Remark 1) uses s_hat(z) = z: degree must be 1")
-        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 0:
-            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
-        if not isinstance(self.degree, (int, np.integer)) or self.degree < 1:
-            raise ValueError(f"the polynomial degree r must be a positive integer, got {self.degree!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"the learning rate must be positive, got {self.lr!r}")
+        super().validate()
         if isinstance(self.T, (int, np.integer)) and not isinstance(self.T, bool) and self.T < 1:
             # make_groups accepts T = 0 (groups of one worker), but then shamir_share adds no mask
             # and every worker would receive its raw block X'_g: refuse it, as CodedPrivateML does.
@@ -110,36 +103,18 @@ class MPCConfig:
                              f"worker would hold its rows of the quantised data in the clear), got T = {self.T}")
         make_groups(self.n_workers, self.p, T=self.T, groups=self.groups)  # validates N, T, G
 
-    @property
-    def field(self) -> PrimeField:
-        return PrimeField(self.p)
-
     def make_groups(self):
         return make_groups(self.n_workers, self.field, T=self.T, groups=self.groups)
 
     @property
-    def threshold(self) -> int:
-        """The privacy threshold T actually used."""
+    def privacy_threshold(self) -> int:
+        """The privacy threshold T actually used (T colluding workers learn nothing)."""
         return self.make_groups()[0].T
 
-    def coefficients(self) -> tuple:
-        """c_0..c_r: CodedPrivateML's least-squares sigmoid fit (eq. 13), or z for linear regression."""
-        if self.task == "linear":
-            return (0.0, 1.0)
-        return tuple(fit_sigmoid(self.degree, self.fit_interval))
-
-    def plan(self) -> FixedPointPlan:
-        """The fixed-point scales, shared with CodedPrivateML."""
-        return FixedPointPlan(self.field, self.lx, self.lw, self.coefficients(), self.lc)
-
     def public_parameters(self) -> dict:
-        plan = self.plan()
-        return {"protocol": self.protocol, "N": self.n_workers, "K": self.groups, "G": self.groups,
-                "T": self.threshold, "r": self.degree, "task": self.task, "lx": self.lx, "lw": self.lw,
-                "lc": plan.lc, "l": plan.exponent, "p": self.p, "iterations": self.max_iter,
-                "groups": [list(g.ranks) for g in self.make_groups()],
-                "coefficients": list(plan.coefficients),
-                "quantized_coefficients": plan.signed_coefficients().tolist()}
+        return {**self.task_parameters(), "protocol": self.protocol, "G": self.groups,
+                "T": self.privacy_threshold, "privacy_threshold": self.privacy_threshold,
+                "groups": [list(g.ranks) for g in self.make_groups()]}
 
 
 def _row_blocks(m: int, G: int):
@@ -161,7 +136,7 @@ def _warm_up(F) -> None:
     modmatmul(a, a, F, check=False)
     modmatvec(a, a[0], F, transpose=True, check=False)
     modcombine(a, a, F, check=False)
-    fadd(fmul(a, a, F), a, F)
+    modadd(modmul(a, a, F, check=False), a, F, check=False)
     shamir_share(a, 3, 1, F)
     quantize(np.zeros((2, 2)), 0, F)
     quantize_stochastic(np.zeros(2), 0, F, copies=1, seed=0)
@@ -169,149 +144,118 @@ def _warm_up(F) -> None:
 
 def mpc_worker(transport, cfg: MPCConfig) -> dict:
     """Worker role: returns (and sends to the master) its seconds per phase."""
-    _warm_up(cfg.field)
-    transport.barrier()
     groups = cfg.make_groups()
     mine = [g for g in groups if transport.rank in g.ranks]
     stats = {"computation": 0.0, "degree_reduction": 0.0, "offline": 0.0, "rounds": 0}
+    X = None
+    if mine:
+        with transport.in_phase("data"):
+            X, _ = transport.recv(source=0, tag=TAGS.data)              # [X'_g]_T, (D.1)
+    _warm_up(cfg.field)
+    transport.barrier()
     if not mine:  # workers beyond G (2T + 1) idle (sec. V)
-        transport.send(stats, 0, TAG_CONTROL)
+        transport.send(stats, 0, TAGS.control)
         return stats
     group = mine[0]
-    F, clock = group.field, clock_of(transport)
+    F = group.field
     reducer = reducer_class(cfg.protocol)(transport, group, SecureRandom())
     c = cfg.plan().field_coefficients()                       # public c-bar_0..c-bar_r
-    with transport.in_phase("data"):
-        X, _ = transport.recv(source=0, tag=TAG_DATA)
-    reducer.prepare(cfg.max_iter * _elements_per_iteration(X.shape[0], cfg.degree))
+    reducer.prepare(cfg.max_iter * _elements_per_iteration(X.shape[0], cfg.degree))   # BH08 offline, all J
     for _ in range(cfg.max_iter):
         with transport.in_phase("weights"):
-            W, _ = transport.recv(source=0, tag=TAG_WEIGHTS)
-        t0, red0 = clock(), reducer.online_seconds
+            W, _ = transport.recv(source=0, tag=TAGS.weights)
+        t0, red0 = transport.now(), reducer.online_seconds
         with transport.in_phase("computation"):
             Z = reducer.matmul(X, W)                          # [X'_g W-bar]_T, one reduction
             P = [Z[:, 0]]
             for i in range(1, cfg.degree):                    # eq. (15): running products
                 P.append(reducer.multiply(P[-1], Z[:, i]))
-            s_bar = fadd(modcombine(c[None, 1:], np.stack(P), F, check=False)[0], c[0], F)
+            s_bar = modadd(modcombine(c[None, 1:], np.stack(P), F, check=False)[0], c[0], F,
+                           check=False)                       # public coefficients, (D.2)
             result = modmatvec(X, s_bar, F, transpose=True, check=False)   # eq. (18), degree 2T
-        stats["computation"] += clock() - t0 - (reducer.online_seconds - red0)
+        stats["computation"] += transport.now() - t0 - (reducer.online_seconds - red0)
         with transport.in_phase("results"):
-            transport.send(result, 0, TAG_RESULT)
+            transport.send(result, 0, TAGS.result)
     stats["degree_reduction"] = reducer.online_seconds
     stats["offline"] = reducer.offline_seconds
     stats["rounds"] = reducer.rounds
-    transport.send(stats, 0, TAG_CONTROL)
+    transport.send(stats, 0, TAGS.control)
     return stats
 
 
-def mpc_master(transport, cfg: MPCConfig, X, y, *, X_test=None, y_test=None,
-               progress=None) -> CodedPrivateMLResult:
-    """Master role: trains on (X, y); returns CodedPrivateML's result type (same report format).
+class _MPCMaster(RegressionMaster):
+    """The master: the task's loop with Shamir sharing in groups (encoding) and group-wise opening
+    from all 2T+1 shares (decoding)."""
 
-    ``seconds`` holds CodedPrivateML's phases (encoding = secret sharing, communication,
-    computation = the slowest active worker's local work, decoding = opening, update, total) plus
-    the workers' ``degree_reduction`` (online) and ``offline`` seconds. ``progress(iteration,
-    metrics)`` is called after every update.
-    """
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if X.ndim != 2 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"X must be (m, d) and y (m,), got {X.shape} and {y.shape}")
-    m, d = X.shape
-    F, clock = cfg.field, clock_of(transport)
-    plan = cfg.plan()
-    groups = cfg.make_groups()
-    blocks = _row_blocks(m, len(groups))
-    if min(b - a for a, b in blocks) < 1:
-        raise ValueError(f"m = {m} rows cannot be split into G = {len(groups)} non-empty blocks")
-    rng = SecureRandom()
-    seconds = dict.fromkeys(PHASES, 0.0)
-    start = clock()                 # "total" runs from here, as CodedPrivateML's does
-    _warm_up(F)
-    transport.barrier()
-    seconds["setup"] = clock() - start                       # warm-up, not a Table II phase
+    def __init__(self, transport, config: MPCConfig, X, y, **kwargs):
+        super().__init__(transport, config, X, y, **kwargs)
+        self.groups = config.make_groups()
+        self.blocks = _row_blocks(self.X.shape[0], len(self.groups))
+        if min(b - a for a, b in self.blocks) < 1:
+            raise ValueError(f"m = {self.X.shape[0]} rows cannot be split into G = {len(self.groups)} "
+                             f"non-empty blocks")
+        self.rng = SecureRandom()
+        self.rounds = 0
 
-    # Untimed, as in CodedPrivateML: the wrap-around proof and the learning rate.
-    guard = WrapAroundGuard(X, plan)
-    guard.check(np.zeros(d), when="before training")
-    lr = cfg.lr if cfg.lr is not None else lipschitz_lr(X, cfg.task)
-    t0 = clock()
-    with transport.in_phase("encoding"):
-        Xq = quantize(X, cfg.lx, F)                           # eq. (4)
-        shares = [shamir_share(Xq[a:b], g.n, g.T, F, rng=rng, points=g.points)
-                  for g, (a, b) in zip(groups, blocks)]
-    seconds["encoding"] += clock() - t0
-    # The label term of eq. (17), X-bar^T y, the master computes itself in the reals (untimed,
-    # as in CodedPrivateML).
-    Xty = dequantize(Xq, cfg.lx, F).T @ y
-    with transport.in_phase("data"):
-        for g, sh in zip(groups, shares):
-            for k, rank in enumerate(g.ranks):
-                transport.send(sh[k], rank, TAG_DATA)
-    del shares
+    def parameters(self) -> dict:
+        params = self.cfg.public_parameters()
+        params["rounds_per_iteration"] = self.rounds / self.cfg.max_iter if self.cfg.max_iter else 0.0
+        return params
 
-    w = np.zeros(d)
-    history = [dict(iteration=0, **_metrics(cfg.task, w, X, y, X_test, y_test))]
-    weights = [w.copy()]
-    for t in range(cfg.max_iter):
-        guard.check(w, when=f"iteration {t}")
-        t0 = clock()
-        with transport.in_phase("encoding"):
-            Wq = quantize_stochastic(w, cfg.lw, F, copies=cfg.degree,
-                                     seed=_draw_seed(cfg.seed, t))          # eqs. (7)-(8)
-            wshares = [shamir_share(Wq, g.n, g.T, F, rng=rng, points=g.points) for g in groups]
-        seconds["encoding"] += clock() - t0
-        with transport.in_phase("weights"):
-            for g, sh in zip(groups, wshares):
+    def _share(self, values, tag, phase):
+        """Shamir-share ``values`` inside every group (D.1) and send each worker its share."""
+        with self.timer("encoding"):
+            shares = [shamir_share(v, g.n, g.T, self.F, rng=self.rng, points=g.points)
+                      for g, v in zip(self.groups, values)]
+        with self.transport.in_phase(phase):
+            for g, sh in zip(self.groups, shares):
                 for k, rank in enumerate(g.ranks):
-                    transport.send(sh[k], rank, TAG_WEIGHTS)
-        with transport.in_phase("results"):
-            results = [[transport.recv(source=rank, tag=TAG_RESULT)[0] for rank in g.ranks]
-                       for g in groups]
-        t0 = clock()
-        with transport.in_phase("decoding"):
-            total = np.zeros(d, dtype=np.int64)
-            for g, res in zip(groups, results):
+                    self.transport.send(sh[k], rank, tag)
+
+    def distribute(self, Xbar):
+        self._share([Xbar[a:b] for a, b in self.blocks], TAGS.data, "data")   # block g to group g
+
+    def warm_up(self):
+        _warm_up(self.F)
+
+    def private_gradient(self, it, Wbar):
+        t, F = self.transport, self.F
+        self._share([Wbar] * len(self.groups), TAGS.weights, "weights")
+        with t.in_phase("results"):
+            results = [[t.recv(source=rank, tag=TAGS.result)[0] for rank in g.ranks] for g in self.groups]
+        self.used.append([r for g in self.groups for r in g.ranks])
+        with self.timer("decoding"):
+            total = np.zeros(Wbar.shape[0], dtype=np.int64)
+            for g, res in zip(self.groups, results):
                 opened = modcombine(g.recombination()[None, :], np.stack(res), F,
                                     check=False)[0]            # degree 2T from all 2T+1 shares
-                total = fadd(total, opened, F)                 # eq. (22): sum over the G blocks
-            Xs = dequantize(total, plan.exponent, F)          # eqs. (23)-(24)
-        t1 = clock()
-        with transport.in_phase("update"):
-            w = w - lr / m * (Xs - Xty)                       # eq. (17)
-        seconds["decoding"] += t1 - t0
-        seconds["update"] += clock() - t1
-        weights.append(w.copy())
-        history.append(dict(iteration=t + 1, **_metrics(cfg.task, w, X, y, X_test, y_test)))
-        if progress is not None:
-            progress(t + 1, history[-1])
+                total = modadd(total, opened, F, check=False)  # eq. (22): sum over the G blocks
+        return total
 
-    workers = {}
-    with transport.in_phase("control"):
-        for rank in range(1, cfg.n_workers + 1):
-            workers[rank], _ = transport.recv(source=rank, tag=TAG_CONTROL)
-    active = [s for s in workers.values() if s["rounds"] > 0]
-    for key in ("computation", "degree_reduction", "offline"):
-        seconds[key] = max((s[key] for s in active), default=0.0)
-    exchange = sum(transport.log.phases[ph].seconds for ph in ("data", "weights", "results"))
-    seconds["communication"] = max(exchange - seconds["computation"], 0.0)
-    seconds["total"] = clock() - start
-    params = cfg.public_parameters()
-    params.update(lr=lr, m=m, d=d, rounds_per_iteration=(
-        max((s["rounds"] for s in active), default=0) / cfg.max_iter if cfg.max_iter else 0.0))
-    traffic = {name: st.bytes_sent + st.bytes_received for name, st in transport.log.phases.items()}
-    return CodedPrivateMLResult(w, params, history, seconds, traffic,
-                                [[r for g in groups for r in g.ranks]] * cfg.max_iter, weights)
+    def finish(self) -> float:
+        t = self.transport
+        with t.in_phase("control"):
+            workers = [t.recv(source=rank, tag=TAGS.control)[0] for rank in range(1, self.cfg.n_workers + 1)]
+        active = [s for s in workers if s["rounds"] > 0]
+        for key in ("degree_reduction", "offline"):
+            self.timer.seconds[key] = max((s[key] for s in active), default=0.0)
+        self.rounds = max((s["rounds"] for s in active), default=0)
+        return max((s["computation"] for s in active), default=0.0)
+
+
+def mpc_master(transport, cfg: MPCConfig, X, y, *, X_test=None, y_test=None, progress=None) -> RegressionResult:
+    """Master role: trains on (X, y); returns the task's result (the report format of every protocol).
+
+    ``seconds`` holds the task's phases plus the workers' ``degree_reduction`` (online) and
+    ``offline`` seconds; ``progress`` (a tqdm bar or None) advances after every update.
+    """
+    return _MPCMaster(transport, cfg, X, y, X_test=X_test, y_test=y_test, progress=progress).run()
 
 
 def mpc_role(cfg: MPCConfig, X=None, y=None, *, X_test=None, y_test=None, progress=None):
     """A role function ``role(transport)`` for the launchers: master on rank 0, workers elsewhere."""
 
     def role(transport):
-        if transport.size != cfg.n_workers + 1:
-            raise ValueError(f"the {cfg.protocol} run needs N + 1 = {cfg.n_workers + 1} ranks (master "
-                             f"and N workers), the transport has {transport.size}")
         if transport.rank == 0:
             return mpc_master(transport, cfg, X, y, X_test=X_test, y_test=y_test, progress=progress)
         return mpc_worker(transport, cfg)
@@ -327,33 +271,18 @@ def expected_messages(protocol: str, T: int, groups: int = DEFAULT_GROUPS) -> in
     return groups * per_group
 
 
-
-def run_mpc(X, y, cfg: MPCConfig, *, X_test=None, y_test=None, transport="auto", progress=None,
-            network=None, record_payloads=False, return_launch=False):
+def run_mpc(X, y, cfg: MPCConfig, *, X_test=None, y_test=None, transport="auto", network=None, progress=None,
+            record_payloads=False, return_launch=False):
     """Run master and workers and return the master's result (None on MPI worker ranks), like
-    :func:`~pyprivml.protocols.codedprivateml.run_codedprivateml`.
-
-    ``transport`` is a :func:`pyprivml.comm.launch` kind ("auto", "inprocess", "mpi") or
-    ``"simulated"``: the ranks then run one at a time on :mod:`pyprivml.simulate`'s ``network``
-    (default EC2 m3.xlarge) and every time in the result is virtual.
-    """
-    role = mpc_role(cfg, X, y, X_test=X_test, y_test=y_test, progress=progress)
-    if transport == "simulated":
-        from ...simulate import EC2_M3_XLARGE, run_simulated
-
-        run = run_simulated(role, cfg.n_workers + 1, network=network or EC2_M3_XLARGE,
-                            record_payloads=record_payloads)
-        master = run.results[0]
-    else:
-        from ...comm import launch
-
-        run = launch(role, cfg.n_workers + 1, transport, record_payloads=record_payloads)
-        master = run.master
-    return (master, run) if return_launch else master
+    :func:`~pyprivml.protocols.codedprivateml.run_codedprivateml`: ``transport`` is any
+    :func:`pyprivml.comm.launch` kind, ``network`` the model of a simulated run."""
+    run = launch(mpc_role(cfg, X, y, X_test=X_test, y_test=y_test, progress=progress), cfg.n_workers + 1,
+                 transport, network=network, record_payloads=record_payloads)
+    return (run.master, run) if return_launch else run.master
 
 
 def message_counts(run) -> dict:
     """Messages sent per transport phase, summed over all ranks of a launch or simulation."""
-    logs = [t.log for t in run.transports]
+    logs = [t.log for t in run.transports if t is not None]
     names = sorted({ph for log in logs for ph in log.phases})
     return {ph: sum(log.phases[ph].messages_sent for log in logs if ph in log.phases) for ph in names}

@@ -1,0 +1,104 @@
+"""CodedPrivateML's parameters: N, K, T, the recovery threshold, stragglers (seed 004 sec. IV-V)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import check_choice
+from ..regression import RegressionConfig
+
+__all__ = ["CodedPrivateMLConfig", "choose_K_T", "recovery_threshold"]
+
+
+def recovery_threshold(K: int, T: int, degree: int = 1) -> int:
+    """(2r+1)(K+T-1)+1: the results the master needs each iteration to decode (Theorem 1, eq. 21)."""
+    return (2 * degree + 1) * (K + T - 1) + 1
+
+
+def choose_K_T(N: int, degree: int = 1, case: int = 2, K: int | None = None, T: int | None = None):
+    """K (parallelisation) and T (privacy threshold) for N workers and sigmoid degree r (seed 004 sec. V).
+
+    Given explicitly they are only checked against N >= (2r+1)(K+T-1)+1 (Theorem 1). Otherwise,
+    with D = 2r+1 (the seed states the cases for r = 1, D = 3; we keep their form for any r):
+
+    * Case 1, maximum parallelisation: T = 1, K = floor((N-1)/D);
+    * Case 2, equal parallelisation and privacy: T = floor((N-D)/(2D)), K = floor((N-1)/D) + 1 - T
+      (for r = 1: T = floor((N-3)/6), K = floor((N+2)/3) - T).
+
+    >>> choose_K_T(12, case=1), choose_K_T(12, case=2)
+    ((3, 1), (3, 1))
+    """
+    if not isinstance(N, (int, np.integer)) or N < 1:
+        raise ValueError(f"the number of workers N must be a positive integer, got {N!r}")
+    D = 2 * degree + 1
+    if K is None and T is None:
+        if case == 1:
+            K, T = (N - 1) // D, 1
+        elif case == 2:
+            T = (N - D) // (2 * D)
+            K = (N - 1) // D + 1 - T
+        else:
+            raise ValueError(f"case must be 1 (maximum parallelisation) or 2 (equal split), got {case!r}")
+        if K < 1 or T < 1:
+            smallest = D + 1 if case == 1 else 3 * D
+            raise ValueError(f"case {case} with degree r = {degree} needs N >= {smallest} workers "
+                             f"(got N = {N}, giving K = {K}, T = {T}); use more workers"
+                             + (" or case 1" if case == 2 else ""))
+    elif K is None or T is None:
+        raise ValueError("give both K and T, or neither (then case 1 or 2 derives them from N)")
+    K, T = int(K), int(T)
+    if K < 1 or T < 1:
+        raise ValueError(f"need K >= 1 and T >= 1 (T = 0 would give no privacy), got K = {K}, T = {T}")
+    need = recovery_threshold(K, T, degree)
+    if N < need:
+        raise ValueError(f"N = {N} workers cannot decode: K = {K}, T = {T}, r = {degree} need "
+                         f"N >= (2r+1)(K+T-1)+1 = {need} (Theorem 1)")
+    return K, T
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodedPrivateMLConfig(RegressionConfig):
+    """Every parameter of one CodedPrivateML run (public: all ranks may hold it).
+
+    K and T come from ``case`` (1: maximum parallelisation, 2: equal split) unless both are given.
+    ``straggle`` maps a worker's rank (1..N) to seconds it waits before answering each iteration;
+    ``math.inf`` makes it a dead worker that never answers. ``timeout`` is how long the master
+    waits for a recovery threshold of results before naming the missing workers.
+
+    >>> cfg = CodedPrivateMLConfig(n_workers=12, case=2)
+    >>> cfg.K_T(), cfg.recovery_threshold()
+    ((3, 1), 10)
+    """
+
+    K: int | None = None
+    T: int | None = None
+    case: int = 2
+    straggle: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("case", self.case, (1, 2))
+        for rank, delay in self.straggle.items():
+            if not 1 <= int(rank) <= self.n_workers:
+                raise ValueError(f"straggle: rank {rank} is not a worker (workers are ranks 1..{self.n_workers})")
+            if isinstance(delay, bool) or not isinstance(delay, (int, float, np.number)) or not delay >= 0:
+                raise ValueError(f"straggle: worker {rank!r} must wait a non-negative number of seconds "
+                                 f"(math.inf for a dead worker), got {delay!r}")
+        self.K_T()  # validates N, K, T and the degree
+
+    def K_T(self) -> tuple[int, int]:
+        """(K, T): the parallelisation and the privacy threshold."""
+        return choose_K_T(self.n_workers, self.degree, self.case, self.K, self.T)
+
+    def recovery_threshold(self) -> int:
+        """(2r+1)(K+T-1)+1: results the master needs each iteration (eq. 21)."""
+        K, T = self.K_T()
+        return recovery_threshold(K, T, self.degree)
+
+    def public_parameters(self) -> dict:
+        K, T = self.K_T()
+        return {**self.task_parameters(), "K": K, "T": T, "case": self.case,
+                "recovery_threshold": self.recovery_threshold(), "privacy_threshold": T,
+                "straggle": {int(k): float(v) for k, v in self.straggle.items()}}

@@ -1,0 +1,236 @@
+"""CodedPrivateML's roles (seed 004, Algorithm 1): the master and the N workers.
+
+Master (rank 0), once:
+  1. quantise the dataset, X̄ = phi(Round(2^lx X)) (eq. 4);
+  2. split X̄ into K row blocks and Lagrange-encode them with T random masks (eqs. 9-10);
+  3. send X̃_i to worker i (rank i + 1).
+Every iteration t:
+  6. draw r independent stochastic quantisations of w, W̄ = [w̄^1 ... w̄^r] (eqs. 6-8);
+  7. Lagrange-encode W̄ with fresh masks, W̃_i = v(alpha_i) (eqs. 11-12), send W̃_i to worker i;
+  Worker i (steps 8-11): f(X̃_i, W̃_i) = X̃_i^T s̄(X̃_i, W̃_i) (eqs. 15, 18), sent back;
+  12-13. decode the K blocks f(X̄_k, W̄) from the FIRST (2r+1)(K+T-1)+1 results to arrive (eq. 21),
+     and sum them (eq. 22);
+  14. map to the reals with phi^-1 / 2^l (eqs. 23-24);
+  15. w <- w - (eta/m) (X̄^T s̄ - X̄^T y) (eq. 17); X̄^T y is the master's, computed once.
+
+Steps 1, 6, 14 and 15 are the task's and live in
+:class:`~pyprivml.protocols.regression.RegressionMaster`; this module adds the coding (2-3, 7,
+12-13) and the workers. The scales and the proof that no decoded value wraps around mod p are in
+:mod:`pyprivml.protocols.fixedpoint`, the polynomial s_hat of eq. (13) in
+:mod:`pyprivml.protocols.sigmoid`. Linear regression (Remark 1) is the same protocol with
+s_hat(z) = z, which is exact.
+
+Roles talk to a :class:`~pyprivml.comm.Transport` only, so one code runs under ``mpiexec``,
+in-process and on the simulated cluster.
+
+>>> from pyprivml.data import load_digits49
+>>> ds = load_digits49()
+>>> cfg = CodedPrivateMLConfig(n_workers=6, case=1, max_iter=5, seed=1)
+>>> cfg.K_T(), cfg.recovery_threshold()
+((1, 1), 4)
+>>> res = run_codedprivateml(ds.X_train, ds.y_train, cfg, transport="inprocess")
+>>> len(res.history), res.history[-1]["loss"] < res.history[0]["loss"]
+(6, True)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ...comm import ANY_TAG, Transport, TransportTimeout, launch
+from ...field import PrimeField
+from ...lagrange import LagrangeCode
+from ...linalg import modcombine, modmatmul, modmatvec
+from ...quantization import dequantize, quantize_stochastic
+from ..fixedpoint import s_bar
+from ..regression import RegressionMaster, RegressionResult
+from ..tags import tags_for
+from .config import CodedPrivateMLConfig
+
+__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "plaintext_gradient_field",
+           "CodedPrivateMLResult", "TAGS"]
+
+TAGS = tags_for("codedprivateml")
+#: The master's result: the task's result type (weights, history, seconds, bytes, workers used).
+CodedPrivateMLResult = RegressionResult
+
+
+# -- worker ---------------------------------------------------------------------------------------
+
+
+def worker_compute(Xt, Wt, coefficients, field: PrimeField) -> np.ndarray:
+    """f(X̃_i, W̃_i) = X̃_i^T s̄(X̃_i, W̃_i) over F_p (eqs. 15, 18): a polynomial of degree 2r+1."""
+    Z = modmatmul(Xt, Wt, field, check=False)  # the r logits per row, X̃_i w̃^j
+    s = s_bar(Z, coefficients, field)
+    return modmatvec(Xt, s, field, transpose=True, check=False)
+
+
+def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
+    """Worker i = rank i+1: receive X̃_i once, then answer every W̃_i with f(X̃_i, W̃_i) until stopped."""
+    with transport.in_phase("control"):
+        setup, _ = transport.recv(0, TAGS.setup)
+    F = PrimeField(setup["p"])
+    coefficients = np.asarray(setup["coefficients"], dtype=np.int64)
+    with transport.in_phase("data"):
+        Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once
+    # Compile the kernels (JIT backends) on one row before the timed iterations start.
+    worker_compute(Xt[:1], np.zeros((Xt.shape[1], len(coefficients) - 1), dtype=np.int64), coefficients, F)
+    transport.barrier()
+    delay = float(config.straggle.get(transport.rank, 0.0))
+    answered, compute, pending = [], [], []
+    t = 0
+    while True:
+        with transport.in_phase("weights"):
+            msg, _ = transport.recv(0, ANY_TAG)                  # step 7: W̃_i, or the stop
+        if isinstance(msg, dict):
+            break
+        if math.isinf(delay):  # a dead worker: receives, never answers
+            t += 1
+            continue
+        start = transport.now()
+        f = worker_compute(Xt, msg, coefficients, F)             # steps 8-11, eqs. (15), (18)
+        compute.append(transport.now() - start)
+        if delay > 0:
+            time.sleep(delay)
+        with transport.in_phase("results"):
+            pending.append(transport.isend(f, 0, TAGS.result(t)))
+        answered.append(t)
+        t += 1
+    with transport.in_phase("control"):
+        transport.send({"rank": transport.rank, "answered": answered, "compute": compute}, 0, TAGS.summary)
+    for req in pending:
+        req.wait()
+    return {"answered": answered, "compute": compute}
+
+
+# -- master ---------------------------------------------------------------------------------------
+
+
+class _Master(RegressionMaster):
+    """Rank 0: the task's loop (:class:`RegressionMaster`) with Lagrange coding for steps 2-3, 7, 12-13."""
+
+    def __init__(self, transport, X, y, config: CodedPrivateMLConfig, *, keep_decoded=False, **kwargs):
+        super().__init__(transport, config, X, y, **kwargs)
+        self.keep_decoded = keep_decoded
+        self.K, self.T = config.K_T()
+        self.N = config.n_workers
+        self.needed = config.recovery_threshold()
+        self.workers = list(range(1, self.N + 1))
+        self.pending = []
+        if self.X.shape[0] < self.K:
+            raise ValueError(f"K = {self.K} blocks need at least K rows, the data has {self.X.shape[0]}")
+
+    def parameters(self) -> dict:
+        return self.cfg.public_parameters()
+
+    def distribute(self, Xbar):
+        F, t = self.F, self.transport
+        self.code = LagrangeCode(F, self.N, self.K, self.T)
+        with self.timer("encoding"):
+            Xt = self.code.encode(Xbar)                             # step 2, eqs. (9)-(10), fresh masks
+        setup = {"p": F.p, "coefficients": self.plan.field_coefficients().tolist()}
+        with t.in_phase("control"):
+            for rank in self.workers:
+                t.send(setup, rank, TAGS.setup)
+        with t.in_phase("data"):                                    # step 3
+            reqs = [t.isend(Xt[i], rank, TAGS.data) for i, rank in enumerate(self.workers)]
+            for r in reqs:
+                r.wait()
+
+    def warm_up(self):
+        d, r, F = self.X.shape[1], self.plan.r, self.F
+        W = quantize_stochastic(np.zeros(d), self.cfg.lw, F, copies=r, seed=0)
+        self.code.encode_replicated(W)
+        fake = {i: np.zeros(d, dtype=np.int64) for i in range(self.needed)}
+        blocks = self.code.decode(fake, 2 * r + 1)
+        dequantize(modcombine(np.ones((1, self.K), dtype=np.int64), blocks, F, check=False)[0], 0, F)
+
+    def private_gradient(self, it, Wbar):
+        cfg, F, t = self.cfg, self.F, self.transport
+        with self.timer("encoding"):
+            Wt = self.code.encode_replicated(Wbar)                  # step 7, eqs. (11)-(12), fresh masks
+        with t.in_phase("weights"):
+            for i, rank in enumerate(self.workers):
+                self.pending.append(t.isend(Wt[i], rank, TAGS.weights))
+        with t.in_phase("results"):
+            try:
+                got = t.gather_first(self.workers, self.needed, TAGS.result(it), timeout=cfg.timeout)
+            except TransportTimeout as exc:
+                raise TransportTimeout(
+                    f"iteration {it}: the master needs {self.needed} results (the recovery threshold "
+                    f"(2r+1)(K+T-1)+1) but workers {exc.missing} did not answer within {cfg.timeout} s ({exc})",
+                    missing=exc.missing) from None
+        self.pending = [r for r in self.pending if not r.test()]
+        self.used.append(list(got))
+        with self.timer("decoding"):
+            blocks = self.code.decode({rank - 1: f for rank, f in got.items()}, 2 * self.plan.r + 1)  # eq. (21)
+            total = modcombine(np.ones((1, self.K), dtype=np.int64), blocks, F, check=False)[0]    # eq. (22)
+        if self.keep_decoded:
+            self.decoded.append(total)
+        return total
+
+    def finish(self) -> float:
+        """Stop the workers, drain late results; the slowest decoded worker's compute per iteration."""
+        cfg, t = self.cfg, self.transport
+        finite = [v for v in cfg.straggle.values() if math.isfinite(v)]
+        wait_for = cfg.timeout + cfg.max_iter * max(finite, default=0.0)
+        summaries = {}
+        with t.in_phase("control"):
+            for rank in self.workers:
+                t.send({"stop": True}, rank, TAGS.control)
+            for rank in self.workers:
+                try:
+                    summaries[rank], _ = t.recv(rank, TAGS.summary, timeout=wait_for)
+                except TransportTimeout:
+                    self.warnings.append(f"worker rank {rank} did not report back within {wait_for:.3g} s")
+        with t.in_phase("results"):
+            consumed = {(rank, it) for it, ranks in enumerate(self.used) for rank in ranks}
+            for rank, s in summaries.items():
+                for it in s["answered"]:
+                    if (rank, it) not in consumed:
+                        t.recv(rank, TAGS.result(it), timeout=wait_for)  # a late (straggler) result
+        for r in self.pending:
+            r.wait()
+        compute = 0.0
+        for it, ranks in enumerate(self.used):
+            times = [summaries[rank]["compute"][summaries[rank]["answered"].index(it)]
+                     for rank in ranks if rank in summaries and it in summaries[rank]["answered"]]
+            compute += max(times, default=0.0)
+        return compute
+
+
+def master_role(transport, X, y, config, *, X_test=None, y_test=None, progress=None,
+                keep_decoded=False) -> RegressionResult:
+    """Rank 0 of Algorithm 1; ``progress`` (a tqdm bar or None) advances after every update."""
+    return _Master(transport, X, y, config, X_test=X_test, y_test=y_test, progress=progress,
+                   keep_decoded=keep_decoded).run()
+
+
+def run_codedprivateml(X, y, config: CodedPrivateMLConfig, *, X_test=None, y_test=None, transport="auto",
+                       network=None, progress=None, record_payloads=False, keep_decoded=False,
+                       return_launch=False):
+    """Run master and workers (MPI ranks, threads, or the simulated cluster with ``network``); the
+    master's result (None on worker ranks).
+
+    Under MPI every rank calls this; only rank 0 needs X and y (workers may pass anything).
+    ``return_launch=True`` returns the :class:`~pyprivml.comm.LaunchResult` as well (transports
+    and their logs, for tests).
+    """
+
+    def role(t):
+        if t.rank == 0:
+            return master_role(t, X, y, config, X_test=X_test, y_test=y_test, progress=progress,
+                               keep_decoded=keep_decoded)
+        return worker_role(t, config)
+
+    run = launch(role, config.n_workers + 1, transport, network=network, record_payloads=record_payloads)
+    return (run.master, run) if return_launch else run.master
+
+
+def plaintext_gradient_field(Xbar, Wbar, config: CodedPrivateMLConfig) -> np.ndarray:
+    """X̄^T s̄(X̄, W̄) over F_p computed directly, without coding: what decoding must reproduce."""
+    plan = config.plan()
+    return worker_compute(Xbar, Wbar, plan.field_coefficients(), plan.field)

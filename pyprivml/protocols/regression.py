@@ -1,0 +1,344 @@
+"""The learning task CodedPrivateML and its MPC baselines share (seed 004 sec. II-III, eqs. 2, 13, 17).
+
+Logistic regression (or linear regression, Remark 1) by full-batch gradient descent on quantised
+data: the master holds X and y, the workers compute X̄^T s̄(X̄ W̄) privately (each protocol its
+own way), and the master updates w in the reals with eq. (17). This module holds everything
+about that task that does not depend on *how* the gradient is computed privately:
+
+* :class:`RegressionConfig`: the fields and checks of the task (degree r, scales l_x, l_w, l_c,
+  the prime, iterations, learning rate, the sigmoid's fit interval);
+* :class:`RegressionMaster`: the master's loop (Algorithm 1 steps 1, 6, 14-15 and the timing of
+  every phase), which each protocol completes with how it encodes, exchanges and decodes;
+* :func:`lipschitz_lr` (eta = 1/L, Theorem 1), :func:`draw_seed`, :func:`model_metrics`, and the
+  float baseline :func:`gradient_descent` that every report carries beside the private run.
+
+>>> import numpy as np
+>>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]); y = np.array([1.0, 0.0, 1.0])
+>>> w, history = gradient_descent(X, y, lr=1.0, max_iter=3)
+>>> [round(h["loss"], 3) for h in history]
+[0.693, 0.591, 0.519, 0.464]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..field import DEFAULT_PRIME, PrimeField
+from ..quantization import dequantize, quantize, quantize_stochastic
+from .config import ProtocolConfig, check_choice, check_int, check_real
+from .fixedpoint import FixedPointPlan, WrapAroundGuard
+from .inputs import check_steps, check_X, check_y
+from .progress import advance
+from .result import PhaseTimer, RunResult, exchange_seconds, traffic_by_phase
+from .sigmoid import DEFAULT_INTERVAL, fit_sigmoid, log_loss, sigmoid
+
+__all__ = ["TASKS", "RegressionConfig", "RegressionResult", "RegressionMaster", "lipschitz_lr", "draw_seed",
+           "model_metrics", "gradient_descent", "add_regression_arguments", "config_fields", "train_from_args"]
+
+TASKS = ("logistic", "linear")
+
+
+def lipschitz_lr(X, task: str = "logistic", iters: int = 100) -> float:
+    """eta = 1/L (Theorem 1): L = lambda_max(X^T X) / (4m) for logistic, / m for linear regression
+    (Lemma 2 with the 1/m of eq. 2), lambda_max by power iteration from a fixed start."""
+    X = np.asarray(X, dtype=np.float64)
+    m, d = X.shape
+    v = np.ones(d) / math.sqrt(d)
+    lam = 0.0
+    for _ in range(iters):
+        u = X.T @ (X @ v)
+        lam = float(np.linalg.norm(u))
+        if lam == 0:
+            return 1.0
+        v = u / lam
+    L = lam / m / (4.0 if task == "logistic" else 1.0)
+    return 1.0 / L
+
+
+def draw_seed(seed: int | None, t: int) -> int | None:
+    """The seed of iteration t's stochastic quantisation of w (eqs. 6-8), or None (fresh entropy).
+
+    Every protocol uses this one derivation, so that for one ``seed`` CodedPrivateML, BGW and
+    BH08 quantise the same weights identically and take the same steps."""
+    return None if seed is None else int(seed) * 1_000_003 + t
+
+
+def model_metrics(task: str, w, X, y, X_test=None, y_test=None) -> dict:
+    """Training loss (cross entropy, or MSE for linear regression), training accuracy, and test
+    accuracy or R^2 when a test set is given: the per-iteration record of every report."""
+    if task == "logistic":
+        z = X @ w
+        out = {"loss": log_loss(y, sigmoid(z)), "train_accuracy": float(np.mean((z > 0) == (y > 0.5)))}
+        if X_test is not None:
+            out["accuracy"] = float(np.mean((X_test @ w > 0) == (y_test > 0.5)))
+    else:
+        out = {"loss": float(np.mean((X @ w - y) ** 2))}
+        if X_test is not None:
+            resid = float(np.sum((X_test @ w - y_test) ** 2))
+            total = float(np.sum((y_test - np.mean(y_test)) ** 2)) or 1.0
+            out["r2"] = 1.0 - resid / total
+    return out
+
+
+def gradient_descent(X, y, *, lr: float, max_iter: int, task: str = "logistic", X_test=None, y_test=None):
+    """Full-batch gradient descent in float64, w^(0) = 0: eq. (2) with the true sigmoid (or linear
+    regression). Returns (w, history) with the same metrics as a private run."""
+    X = check_X(X)
+    y = check_y(y, X.shape[0], numeric=True)
+    check_steps(max_iter, lr)
+    check_choice("task", task, TASKS)
+    m, d = X.shape
+    w = np.zeros(d)
+    history = [dict(iteration=0, **model_metrics(task, w, X, y, X_test, y_test))]
+    for it in range(max_iter):
+        z = X @ w
+        pred = sigmoid(z) if task == "logistic" else z
+        w = w - lr / m * (X.T @ (pred - y))
+        history.append(dict(iteration=it + 1, **model_metrics(task, w, X, y, X_test, y_test)))
+    return w, history
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegressionConfig(ProtocolConfig):
+    """The task's public parameters: N workers, sigmoid degree r (eq. 13), the fixed-point scales
+    l_x, l_w, l_c (eqs. 4, 6, 23), the prime p, J iterations and the learning rate (None: 1/L).
+
+    ``seed`` drives only the stochastic quantisation of w (eqs. 6-8, through :func:`draw_seed`);
+    privacy masks always come from fresh, unseeded :class:`~pyprivml.random.SecureRandom` streams.
+    """
+
+    n_workers: int
+    degree: int = 1
+    task: str = "logistic"
+    lx: int = 3
+    lw: int = 4
+    lc: int | None = None
+    p: int = DEFAULT_PRIME
+    max_iter: int = 50
+    lr: float | None = None
+    fit_interval: tuple = DEFAULT_INTERVAL
+
+    def validate(self) -> None:
+        super().validate()
+        check_int("n_workers", self.n_workers, minimum=1, hint="the number of workers N")
+        check_choice("task", self.task, TASKS)
+        check_int("degree", self.degree, minimum=1, hint="r of eq. 13")
+        if self.task == "linear" and self.degree != 1:
+            raise ValueError("linear regression (Remark 1) uses s_hat(z) = z: degree must be 1")
+        check_int("max_iter", self.max_iter, minimum=0, hint="the iterations J")
+        check_real("lr", self.lr, positive=True, allow_none=True, hint="None means 1/L, Theorem 1")
+        for name in ("lx", "lw"):
+            check_int(name, getattr(self, name), minimum=0, maximum=30)
+        check_int("lc", self.lc, minimum=0, maximum=30, allow_none=True, hint="None chooses it")
+        try:
+            lo, hi = (float(v) for v in self.fit_interval)
+        except (TypeError, ValueError):
+            raise ValueError(f"fit_interval must be a pair (lo, hi) of reals, got {self.fit_interval!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"fit_interval must be finite with lo < hi, got {self.fit_interval!r}")
+        PrimeField(self.p)  # a prime the kernels accept, or a ValueError that says which are
+
+    @property
+    def field(self) -> PrimeField:
+        return PrimeField(self.p)
+
+    def coefficients(self) -> tuple:
+        """Real coefficients c_0..c_r of s_hat: the least-squares sigmoid fit (eq. 13), or z itself
+        for linear regression."""
+        if self.task == "linear":
+            return (0.0, 1.0)
+        return tuple(fit_sigmoid(self.degree, self.fit_interval))
+
+    def plan(self) -> FixedPointPlan:
+        """The fixed-point scales and quantised coefficients of every protocol of this task."""
+        return FixedPointPlan(self.field, self.lx, self.lw, self.coefficients(), self.lc)
+
+    def task_parameters(self) -> dict:
+        """The public parameters every protocol of the task reports."""
+        plan = self.plan()
+        return {"N": self.n_workers, "r": self.degree, "task": self.task, "lx": self.lx, "lw": self.lw,
+                "lc": plan.lc, "l": plan.exponent, "p": self.p, "iterations": self.max_iter,
+                "fit_interval": list(self.fit_interval), "coefficients": list(plan.coefficients),
+                "quantized_coefficients": plan.signed_coefficients().tolist()}
+
+
+@dataclass(kw_only=True)
+class RegressionResult(RunResult):
+    """The master's result: the weights, per-iteration metrics and weights, time and traffic per
+    phase, the workers whose results were decoded each iteration, and (if kept) the decoded field
+    sums of eq. (22)."""
+
+    w: np.ndarray
+    used_workers: list
+    weights_history: list
+    decoded: list = field(default_factory=list)
+
+
+class RegressionMaster:
+    """The master's loop of the task, shared by CodedPrivateML and its MPC baselines.
+
+    A protocol subclasses it and supplies how the data and weights are encoded and exchanged and
+    how the gradient is decoded: :meth:`distribute` (Algorithm 1 steps 2-3), :meth:`warm_up`,
+    :meth:`private_gradient` (steps 6-13: returns the field sum of eq. 22), :meth:`finish`
+    (stops the workers; returns the worker computation on the critical path) and
+    :meth:`parameters`. Everything else, and all the timing, is here.
+    """
+
+    def __init__(self, transport, config: RegressionConfig, X, y, *, X_test=None, y_test=None, progress=None):
+        self.transport, self.cfg = transport, config
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        self.y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if self.X.ndim != 2 or self.y.shape[0] != self.X.shape[0]:
+            raise ValueError(f"X must be (m, d) and y (m,), got {self.X.shape} and {self.y.shape}")
+        if transport.size != config.n_workers + 1:
+            raise ValueError(f"{config.n_workers} workers need {config.n_workers + 1} ranks (the master and N "
+                             f"workers), the transport has {transport.size}")
+        self.X_test, self.y_test, self.progress = X_test, y_test, progress
+        self.F = config.field
+        self.plan = config.plan()
+        self.timer = PhaseTimer(transport)
+        self.warnings: list = []
+        self.used: list = []
+        self.decoded: list = []
+
+    # -- what each protocol supplies -----------------------------------------------------------
+
+    def distribute(self, Xbar: np.ndarray) -> None:
+        """Encode the quantised data and send every worker its share (timed phases inside)."""
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Run the master's kernels once on tiny inputs (JIT compilation stays out of the phases)."""
+
+    def private_gradient(self, it: int, Wbar: np.ndarray) -> np.ndarray:
+        """The field sum X̄^T s̄(X̄ W̄) of eq. (22) for iteration ``it``, computed privately."""
+        raise NotImplementedError
+
+    def finish(self) -> float:
+        """Stop the workers; return the seconds of worker computation on the critical path."""
+        raise NotImplementedError
+
+    def parameters(self) -> dict:
+        return self.cfg.task_parameters()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def metrics(self, it: int) -> dict:
+        with self.timer("metrics"):
+            return dict(iteration=it, **model_metrics(self.cfg.task, self.w, self.X, self.y,
+                                                      self.X_test, self.y_test))
+
+    def run(self) -> RegressionResult:
+        cfg, F, timer, t = self.cfg, self.F, self.timer, self.transport
+        start = t.now()
+        with timer("setup"):
+            # The proof that nothing can wrap around for the initial weights (fixedpoint), and eta.
+            self.guard = WrapAroundGuard(self.X, self.plan)
+            self.w = np.zeros(self.X.shape[1])
+            self.guard.check(self.w, when="before training")
+            self.lr = cfg.lr if cfg.lr is not None else lipschitz_lr(self.X, cfg.task)
+        with timer("encoding"):
+            Xbar = quantize(self.X, cfg.lx, F)                                 # step 1, eq. (4)
+        with timer("setup"):
+            # X̄^T y in the reals, once: the label part of eq. (17) never leaves the master.
+            self.Xty = dequantize(Xbar, cfg.lx, F).T @ self.y
+        self.distribute(Xbar)                                                  # steps 2-3
+        with timer("setup"):
+            self.warm_up()
+            t.barrier()  # every rank compiled its kernels: the timed iterations start together
+        history, weights = [self.metrics(0)], [self.w.copy()]
+        for it in range(cfg.max_iter):
+            with timer("setup"):
+                self.guard.check(self.w, when=f"iteration {it}")               # O(d), norms from setup
+            with timer("encoding"):
+                Wbar = quantize_stochastic(self.w, cfg.lw, F, copies=self.plan.r,
+                                           seed=draw_seed(cfg.seed, it))       # step 6, eqs. (6)-(8)
+            total = self.private_gradient(it, Wbar)                            # steps 7-13
+            with timer("decoding"):
+                Xs = dequantize(total, self.plan.exponent, F)                  # step 14, eqs. (23)-(24)
+            with timer("update"):
+                self.w = self.w - self.lr / self.X.shape[0] * (Xs - self.Xty)  # step 15, eq. (17)
+            weights.append(self.w.copy())
+            history.append(self.metrics(it + 1))
+            advance(self.progress, history[-1])
+        seconds = timer.seconds
+        seconds["computation"] = self.finish()
+        # The master waited for data, weights and results; what the workers' computation does not
+        # explain of that wait is communication (network, queueing, MPC rounds between workers).
+        seconds["communication"] = max(exchange_seconds(t.log) - seconds["computation"], 0.0)
+        seconds["total"] = t.now() - start
+        params = self.parameters()
+        params.update(lr=self.lr, m=int(self.X.shape[0]), d=int(self.X.shape[1]),
+                      max_safe_weight=self.guard.max_safe_weight())
+        return RegressionResult(w=self.w, parameters=params, history=history, seconds=seconds,
+                                bytes=traffic_by_phase(t.log), warnings=self.warnings,
+                                used_workers=self.used, weights_history=weights, decoded=self.decoded)
+
+
+# -- the command line of the task (``pyprivml train codedprivateml|bgw|bh08``) ----------------------
+
+
+def _interval(text: str) -> tuple:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI (two reals), got {text!r}") from None
+    return lo, hi
+
+
+def add_regression_arguments(parser, *, default_workers: int) -> None:
+    """The task's options, shared by CodedPrivateML and its MPC baselines."""
+    g = parser.add_argument_group("the learning task (seed 004)")
+    g.add_argument("--workers", type=int, default=None,
+                   help=f"number of workers N (default: ranks - 1 under mpiexec, else {default_workers})")
+    g.add_argument("--T", type=int, default=None, help="privacy threshold T (colluding workers tolerated)")
+    g.add_argument("--degree", type=int, default=1, help="degree r of the sigmoid approximation (eq. 13)")
+    g.add_argument("--lx", type=int, default=RegressionConfig.lx, help="data quantisation bits (eq. 4)")
+    g.add_argument("--lw", type=int, default=RegressionConfig.lw, help="weight quantisation bits (eq. 6)")
+    g.add_argument("--lc", type=int, default=None, help="extra coefficient bits (default: automatic)")
+    g.add_argument("--p", type=int, default=DEFAULT_PRIME, help="the field prime")
+    g.add_argument("--iters", type=int, default=RegressionConfig.max_iter, help="iterations J")
+    g.add_argument("--lr", type=float, default=None, help="learning rate (default 1/L, Theorem 1)")
+    g.add_argument("--fit-interval", type=_interval, default=DEFAULT_INTERVAL, metavar="LO,HI",
+                   help=f"interval of the least-squares sigmoid fit (default {DEFAULT_INTERVAL[0]:g},"
+                        f"{DEFAULT_INTERVAL[1]:g})")
+    g.add_argument("--linear", action="store_true", help="linear regression (Remark 1) instead of logistic")
+
+
+def config_fields(args, n_workers: int) -> dict:
+    """The :class:`RegressionConfig` fields the task's options give."""
+    return dict(n_workers=n_workers, degree=args.degree, task="linear" if args.linear else "logistic",
+                lx=args.lx, lw=args.lw, lc=args.lc, p=args.p, max_iter=args.iters, lr=args.lr,
+                fit_interval=tuple(args.fit_interval), seed=args.seed, timeout=args.timeout)
+
+
+def train_from_args(args, ctx, *, name: str, make_config, run, default_workers: int, meta=None):
+    """Train one protocol of the task from the command line; the Report on the root rank.
+
+    ``make_config(args, n_workers)`` builds the protocol's configuration; ``run(X, y, cfg, ...)``
+    is its ``run_*`` function. Only the root rank loads the data; the report carries the float
+    baseline of :func:`gradient_descent` with the same learning rate and iterations.
+    """
+    from .runner import load_dataset
+
+    cfg = make_config(args, ctx.ranks(args.workers + 1 if args.workers is not None else None,
+                                      default_workers + 1) - 1)
+    X = y = X_test = y_test = ds = None
+    if ctx.is_root:
+        ds = load_dataset(args)
+        X, y, X_test, y_test = ds.X_train, ds.y_train, ds.X_test, ds.y_test
+        if cfg.lr is None:
+            cfg = cfg.replace(lr=lipschitz_lr(X, cfg.task))
+    with ctx.progress(cfg.max_iter, f"{name} N={cfg.n_workers}") as bar:
+        result = run(X, y, cfg, X_test=X_test, y_test=y_test, transport=ctx.kind, network=ctx.network,
+                     progress=bar)
+    if result is None:  # a worker rank of an MPI run
+        return None
+    _, baseline = gradient_descent(X, y, lr=cfg.lr, max_iter=max(cfg.max_iter, 1), task=cfg.task,
+                                   X_test=X_test, y_test=y_test)
+    info = {**ctx.meta(), "ranks": cfg.n_workers + 1, "dataset_info": ds.info, **(meta(result) if meta else {})}
+    return result.report(name, dataset=ds.name, baseline_history=baseline[:cfg.max_iter + 1], meta=info)
