@@ -13,14 +13,11 @@ that, see benchmarks/simulate_figure3.py).
 """
 
 import os
-import time
 
 import numpy as np
 import pytest
 
-from pyprivml.comm import launch
-from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig, master_role, worker_role
-from pyprivml.protocols.mpc.training import MPCConfig, mpc_role
+from pyprivml.protocols.compare import run_protocol
 
 QUICK = os.environ.get("PYPRIVML_BENCH_QUICK", "") not in ("", "0")
 SHAPE = (600, 100) if QUICK else (3000, 500)
@@ -36,20 +33,10 @@ def _data():
     return X, (rng.random(m) < 0.5).astype(float)
 
 
-def _run(protocol, N, X, y, marks):
-    """One whole in-process training; `marks` gets the host time after every iteration."""
-    def progress(it, metrics):
-        marks.append(time.perf_counter())
-
-    if protocol.startswith("codedprivateml"):
-        cfg = CodedPrivateMLConfig(n_workers=N, case=int(protocol[-1]), max_iter=ITERS, lr=1e-3, seed=0)
-
-        def role(t):
-            return master_role(t, X, y, cfg, progress=progress) if t.rank == 0 else worker_role(t, cfg)
-    else:
-        role = mpc_role(MPCConfig(protocol=protocol, n_workers=N, max_iter=ITERS, lr=1e-3, seed=0), X, y,
-                        progress=progress)
-    return launch(role, N + 1, "inprocess").master
+def _run(protocol, N, X, y):
+    """One whole in-process training run of ``protocol``."""
+    result, _ = run_protocol(protocol, X, y, None, None, n_workers=N, iters=ITERS, lr=1e-3, seed=0)
+    return result
 
 
 @pytest.mark.parametrize("N", NS)
@@ -58,10 +45,9 @@ def test_training_run(benchmark, protocol, N):
     """A whole run of ITERS iterations (the timed quantity), with the median seconds of one
     iteration (setup excluded) in extra_info["iteration_median_s"]; BH08 is the baseline."""
     X, y = _data()
-    marks = []
     benchmark.group = f"protocols N={N} m x d = {SHAPE[0]} x {SHAPE[1]}, {ITERS} iterations"
     benchmark.extra_info["baseline"] = protocol == "bh08"
-    result = benchmark.pedantic(_run, args=(protocol, N, X, y, marks), rounds=3, iterations=1, warmup_rounds=1)
-    per_iter = np.diff(marks[-ITERS:])
+    result = benchmark.pedantic(_run, args=(protocol, N, X, y), rounds=3, iterations=1, warmup_rounds=1)
+    per_iter = np.diff(result.iteration_ends)
     benchmark.extra_info["iteration_median_s"] = float(np.median(per_iter))
     assert result.history[-1]["loss"] > 0

@@ -30,11 +30,20 @@ cdef extern from "pyprivml_kernels.h" nogil:
                        const uint32_t *x, uint32_t p, int64_t *y)
     void ppml_combine(size_t n, size_t k, size_t L, const uint32_t *Cf, size_t ldcf,
                       const uint32_t *X, size_t ldx, uint32_t p, int64_t *out, size_t ldo)
+    void ppml_add(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb,
+                  uint32_t p, int64_t *out)
+    void ppml_sub(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb,
+                  uint32_t p, int64_t *out)
+    void ppml_mul(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb,
+                  uint32_t p, int64_t *out)
     double ppml_quantize(size_t count, const double *x, double scale, uint32_t p, int64_t *out)
     double ppml_quantize_stochastic(size_t count, const double *w, double scale, uint32_t p,
                                     uint64_t key, size_t copies, uint64_t first, int64_t *out)
     void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u)
     uint64_t ppml_mix64(uint64_t z)
+
+ctypedef void (*entrywise_kernel)(size_t, const uint32_t *, size_t, const uint32_t *, size_t,
+                                  uint32_t, int64_t *) noexcept nogil
 
 # Stand-in address for empty arrays: kernels never dereference it when a dimension is zero.
 cdef uint32_t _no_u32 = 0
@@ -180,6 +189,45 @@ def combine(const uint32_t[:, :] C, const uint32_t[:, :] X, p, int64_t[:, :] out
     with nogil:
         ppml_combine(n, k, L, pc, ldc, px, ldx, q, po, ldo)
     return _result(out)
+
+
+cdef object _entrywise(str func, entrywise_kernel kernel, const uint32_t[::1] a,
+                       const uint32_t[::1] b, p, int64_t[::1] out):
+    """out = a op b mod p entry-wise; an operand of length 1 is repeated (increment 0)."""
+    cdef uint32_t q = _modulus(p)
+    cdef Py_ssize_t na = a.shape[0], nb = b.shape[0]
+    cdef Py_ssize_t count = (na if na != 1 else nb) if out is None else out.shape[0]
+    if (na != count and na != 1) or (nb != count and nb != 1):
+        where = f"out has length {count}, " if out is not None else ""
+        raise _shape_error(func, f"a has length {na} and b has length {nb}; {where}each operand "
+                           f"needs the length of the result or length 1 (flatten and broadcast "
+                           f"first)")
+    if out is None:
+        out = np.empty(count, dtype=np.int64)
+    cdef size_t inca = 0 if na == 1 else 1
+    cdef size_t incb = 0 if nb == 1 else 1
+    cdef const uint32_t *pa = &a[0] if na > 0 else &_no_u32
+    cdef const uint32_t *pb = &b[0] if nb > 0 else &_no_u32
+    cdef int64_t *po = &out[0] if count > 0 else &_no_i64
+    with nogil:
+        kernel(count, pa, inca, pb, incb, q, po)
+    return _result(out)
+
+
+def add(const uint32_t[::1] a, const uint32_t[::1] b, p, int64_t[::1] out=None):
+    """(a + b) mod p entry-wise over flat arrays, into out (allocated when None); an operand of
+    length 1 is repeated against the other. Returns out."""
+    return _entrywise("add", ppml_add, a, b, p, out)
+
+
+def sub(const uint32_t[::1] a, const uint32_t[::1] b, p, int64_t[::1] out=None):
+    """(a - b) mod p entry-wise, as :func:`add`."""
+    return _entrywise("sub", ppml_sub, a, b, p, out)
+
+
+def mul(const uint32_t[::1] a, const uint32_t[::1] b, p, int64_t[::1] out=None):
+    """(a * b) mod p entry-wise, as :func:`add`; exact for every p < 2**32 ((p - 1)**2 < 2**64)."""
+    return _entrywise("mul", ppml_mul, a, b, p, out)
 
 
 def quantize(const double[::1] x, double scale, p, int64_t[::1] out=None):

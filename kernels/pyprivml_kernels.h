@@ -49,6 +49,17 @@ void ppml_combine(size_t n, size_t k, size_t L,
                   const uint32_t *X, size_t ldx,
                   uint32_t p, int64_t *out, size_t ldo);
 
+/* Entry-wise out[i] = a[i * inca] op b[i * incb] mod p for i < count, op one of +, -, * (elements
+ * in [0, p); results in [0, p), exact for every p < 2**32 since (p - 1)**2 < 2**64). The usual
+ * increments are 1 (a contiguous operand) and 0 (one element repeated: an array and a constant);
+ * neither operand is read when count = 0. `out` may not overlap the operands. */
+void ppml_add(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb,
+              uint32_t p, int64_t *out);
+void ppml_sub(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb,
+              uint32_t p, int64_t *out);
+void ppml_mul(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb,
+              uint32_t p, int64_t *out);
+
 /* out[i] = phi(Round(scale * x[i])) (eqs. 3-5; Round sends ties up). Returns max |scale * x[i]|:
  * NaN if any scaled value is NaN, else +inf if any is infinite, 0 for count = 0. Entries whose
  * rounded value is not finite or exceeds 2**62 in magnitude are written as 0 (callers reject them

@@ -31,12 +31,12 @@ from .field import as_field, check_elements
 __all__ = ["modmatmul", "modmatvec", "modcombine", "modadd", "modsub", "modmul"]
 
 
-def _operands(name, backend, field, arrays, check):
+def _operands(name, backend, field, arrays, check, labels=("first operand", "second operand")):
     be = get_backend(backend, *arrays)
     F = as_field(field)
     arrays = [be.asarray(a) for a in arrays]
     if check:
-        for label, a in zip(("first operand", "second operand"), arrays):
+        for label, a in zip(labels, arrays):
             check_elements(a, F.p, f"{name}: {label}")
     return be, F, arrays
 
@@ -96,25 +96,37 @@ def modcombine(C, X, field, *, backend=None, check=True):
 
 
 def _entrywise(name, op, a, b, field, backend, check):
-    be, F, (a, b) = _operands(name, backend, field, (a, b), check)
+    be, F, (a, b) = _operands(name, backend, field, (a, b), check, labels=("a", "b"))
     try:
         np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
     except ValueError:
-        raise ValueError(f"{name}: operands of shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast; "
-                         f"they must have equal shapes, or one of them size 1 along each differing axis") from None
+        raise ValueError(
+            f"{name}: a has shape {tuple(a.shape)} and b has shape {tuple(b.shape)}, which do not "
+            f"broadcast; they must broadcast like NumPy arrays (from the last axis on, each pair of "
+            f"lengths equal or one of them 1)"
+        ) from None
     return getattr(be, op)(a, b, F.p)
 
 
 def modadd(a, b, field, *, backend=None, check=True):
-    """(a + b) mod p entry-wise, with NumPy broadcasting (addition of shares, seed 004 app. D)."""
+    """(a + b) mod p entry-wise, the operands broadcasting like NumPy's (either may be a scalar).
+
+    Adding shares is how parties add the secrets they hold (Shamir sharing, seed 004 app. D).
+    Returns an int64 array of the broadcast shape; ``check=False`` skips the range check, as in
+    :func:`modmatmul`.
+    """
     return _entrywise("modadd", "add", a, b, field, backend, check)
 
 
 def modsub(a, b, field, *, backend=None, check=True):
-    """(a - b) mod p entry-wise, with NumPy broadcasting."""
+    """(a - b) mod p entry-wise, with broadcasting as :func:`modadd`; 0 - 1 gives p - 1."""
     return _entrywise("modsub", "sub", a, b, field, backend, check)
 
 
 def modmul(a, b, field, *, backend=None, check=True):
-    """(a * b) mod p entry-wise, with NumPy broadcasting; exact for every p < 2**32."""
+    """(a * b) mod p entry-wise, with broadcasting as :func:`modadd`.
+
+    Exact for every p < 2**32: each product is at most (p - 1)**2 < 2**64 and is formed in uint64
+    before one reduction.
+    """
     return _entrywise("modmul", "mul", a, b, field, backend, check)

@@ -1,7 +1,8 @@
 """Backend registry: one module per backend, all implementing the same small primitive set.
 
 Every backend module defines these functions over arrays that the public layer has already
-validated (integer entries in [0, p), shapes agreeing); each returns int64 arrays in [0, p):
+validated (integer entries in [0, p), shapes agreeing or broadcasting); each returns int64 arrays
+in [0, p):
 
 ``matmul(A, B, p)``
     A (n, k) times B (k, m) modulo p, for any n, k, m, strides and integer dtype.
@@ -10,6 +11,10 @@ validated (integer entries in [0, p), shapes agreeing); each returns int64 array
 ``combine(C, X, p)``
     The encoding-shaped product: a small coefficient matrix C (n, k) times a few very long
     rows X (k, L). Mathematically ``matmul`` again; a separate entry so that backends can stream.
+``add(a, b, p)``, ``sub(a, b, p)`` and ``mul(a, b, p)``
+    (a + b), (a - b) and (a * b) modulo p entry-wise, the two operands broadcasting like NumPy's
+    (either may be 0-d). Exact for every p < 2**32: a + b < 2**33 and a * b <= (p - 1)**2 < 2**64
+    fit in uint64. For protocol code that combines shares, masks or powers entry by entry.
 ``quantize(X, scale, p)`` -> (out, max_abs)
     phi(Round(scale * X)) (seed 004 eqs. 3-5) and max |scale * X| (NaN if any entry is not finite).
 ``quantize_stochastic(w, scale, p, key, copies)`` -> (out, max_abs)
@@ -19,6 +24,12 @@ validated (integer entries in [0, p), shapes agreeing); each returns int64 array
 
 and ``asarray(x)`` (move/convert into the backend's array type). The numpy backend is the exact
 reference every other backend is tested against.
+
+This package is the lowest Python layer: its modules import nothing from pyprivml but each other
+and the extension ``pyprivml._native``. What they share with the layers above lives here and is
+re-exported there: the delayed-reduction bound :func:`pyprivml.backends.bounds.max_delayed_terms`
+(``pyprivml.field.max_delayed_terms``) and the thread counts of :mod:`pyprivml.backends.threads`
+(``pyprivml.threads``).
 
 Choose a backend with :func:`set_backend`, the environment variable ``PYPRIVML_BACKEND`` or the
 per-call ``backend=`` keyword; ``"auto"`` takes CuPy for CuPy arrays and otherwise the first

@@ -10,6 +10,7 @@ by NVRTC on first use and cached by CuPy):
 * ``matvec``: one warp per row, lanes striding the row, partial sums combined by shuffles;
 * ``combine`` (and ``matvec_t``, a one-row combine): one thread per output entry, the long rows of
   X read coalesced;
+* ``add``, ``sub``, ``mul``: elementwise kernels over the broadcast operands, in uint64;
 * quantisation: elementwise kernels computing exactly the float64 operations of the reference
   (``__dmul_rn``/``__dsub_rn`` keep the compiler from fusing them into an FMA), with the same
   SplitMix64 counter stream indexed by the output's flat index.
@@ -241,19 +242,33 @@ def quantize_stochastic(w, scale, p, key, copies):
     return out, _max_abs(w64 * np.float64(scale))
 
 
-def _entrywise(a, b, p, combine):
-    a = cp.asarray(a).astype(cp.uint64)
-    b = cp.asarray(b).astype(cp.uint64)
-    return (combine(a, b, cp.uint64(p)) % cp.uint64(p)).astype(cp.int64)
+# -- entry-wise add, sub, mul: one pass, broadcasting done by CuPy ------------------------------
+# Any integer dtypes T, U with entries in [0, p) are widened to u64, which holds a + b < 2**33,
+# a + p - b in (0, 2p) and a * b <= (p - 1)**2 < 2**64 exactly; every result lands in [0, p).
+_ENTRYWISE_PREAMBLE = "typedef unsigned long long u64;"
+_ENTRYWISE_BODY = {
+    "add": "const u64 s = (u64)a + (u64)b; y = (long long)(s >= p ? s - p : s);",
+    "sub": "const u64 x = (u64)a, z = (u64)b; y = (long long)(x >= z ? x - z : x + p - z);",
+    "mul": "y = (long long)(((u64)a * (u64)b) % p);",
+}
+_entrywise_kernels = {
+    op: cp.ElementwiseKernel("T a, U b, uint64 p", "int64 y", body, f"pyprivml_entrywise_{op}",
+                             preamble=_ENTRYWISE_PREAMBLE)
+    for op, body in _ENTRYWISE_BODY.items()
+}
+
+
+def _entrywise(op, a, b, p):
+    return _entrywise_kernels[op](cp.asarray(a), cp.asarray(b), np.uint64(p))
 
 
 def add(a, b, p):
-    return _entrywise(a, b, p, lambda x, y, q: x + y)
+    return _entrywise("add", a, b, p)
 
 
 def sub(a, b, p):
-    return _entrywise(a, b, p, lambda x, y, q: x + q - y)
+    return _entrywise("sub", a, b, p)
 
 
 def mul(a, b, p):
-    return _entrywise(a, b, p, lambda x, y, q: x * y)
+    return _entrywise("mul", a, b, p)

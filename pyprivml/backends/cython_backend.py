@@ -4,10 +4,12 @@ Each primitive converts its operands once to contiguous uint32 (B transposed for
 both operands of every inner product are contiguous; entries are already known to lie in [0, p)),
 allocates the int64 output and calls the C kernel, which accumulates in uint64 with delayed
 reduction (DESIGN.md) and returns results in [0, p) equal bit for bit to the NumPy reference.
+The entry-wise ``add``, ``sub`` and ``mul`` broadcast their operands here (NumPy's rules) and
+call flat kernels; an operand of one element is passed as it is and repeated by the kernel.
 
 The kernels release the GIL, so large calls are split into independent output blocks run on a
-small thread pool (:func:`pyprivml.threads.get_num_threads` threads; ``PYPRIVML_NUM_THREADS=1``
-under ``mpiexec`` with a rank per core). Stochastic rounding splits its counter stream by index,
+small thread pool (:func:`pyprivml.backends.threads.get_num_threads` threads;
+``PYPRIVML_NUM_THREADS=1`` under ``mpiexec`` with a rank per core). Stochastic rounding splits its counter stream by index,
 so the bits do not depend on the thread count.
 
 Importing this module raises ImportError when the extension has not been built
@@ -153,6 +155,39 @@ def quantize_stochastic(w, scale, p, key, copies):
     return out.reshape(shape + (copies,)), _max_abs(_run(tasks))
 
 
-# Entry-wise operations are memory-bound one-pass loops: the compiled NumPy ufuncs of the
-# reference are already at the memory floor, so this backend shares them (no C kernel of its own).
-from .numpy_backend import add, mul, sub  # noqa: E402,F401
+# -- entry-wise add, sub, mul --------------------------------------------------------------------
+
+def _flat_operand(x, shape):
+    """`x` as the flat contiguous uint32 operand of the kernels for a result of `shape`: one
+    element stays one element (the kernel repeats it, so an array times a constant copies
+    nothing), any other operand is broadcast to `shape` and copied once."""
+    if x.size == 1:
+        return _u32(x).reshape(1)
+    return _u32(np.broadcast_to(x, shape)).reshape(-1)
+
+
+def _entrywise(kernel, a, b, p):
+    a, b = np.asarray(a), np.asarray(b)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a32, b32 = _flat_operand(a, shape), _flat_operand(b, shape)
+    out = np.empty(math.prod(shape), dtype=np.int64)
+
+    def part(lo, hi):
+        return kernel(a32 if a32.size == 1 else a32[lo:hi], b32 if b32.size == 1 else b32[lo:hi],
+                      p, out[lo:hi])
+
+    _run([lambda lo=lo, hi=hi: part(lo, hi)
+          for lo, hi in _bounds(out.size, _parts(out.size, _PARALLEL_VALUES), 64)])
+    return out.reshape(shape)
+
+
+def add(a, b, p):
+    return _entrywise(_native.add, a, b, p)
+
+
+def sub(a, b, p):
+    return _entrywise(_native.sub, a, b, p)
+
+
+def mul(a, b, p):
+    return _entrywise(_native.mul, a, b, p)

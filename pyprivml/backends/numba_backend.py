@@ -16,11 +16,12 @@ How the kernels stay exact and fast (DESIGN.md, "Delayed reduction"):
 * Stochastic rounding draws u_j from the same SplitMix64 counter stream as the reference, indexed
   by the output's flat index j, so the bits never depend on the thread count.
 * Every kernel is ``cache=True`` (compiled once per machine) and parallel over independent output
-  blocks; BLAS is held to one thread meanwhile (:mod:`pyprivml.threads`).
+  blocks; BLAS is held to one thread meanwhile (:mod:`pyprivml.backends.threads`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numba
@@ -623,57 +624,134 @@ def quantize_stochastic(w, scale, p, key, copies):
     return out.reshape(shape + (copies,)), _max_abs(partial, flat.dtype, scale)
 
 
-# -- entry-wise add, sub, mul mod p ------------------------------------------------------------
+# -- entry-wise add, sub, mul mod p -----------------------------------------------------------
+#
+# Operands are int64 in [0, p): a + b < 2**33 and a - b > -2**32 need one conditional correction
+# by p, and a b <= (p - 1)**2 < 2**64 is reduced by _mod (vectorisable, unlike a 64-bit `%`).
+# An operand of one element (an array and a constant) is read once, not broadcast into a copy.
+
+@njit(cache=True, inline="always")
+def _add1(x, y, p, pinv):
+    s = x + y
+    return s - p if s >= p else s
+
+
+@njit(cache=True, inline="always")
+def _sub1(x, y, p, pinv):
+    d = x - y
+    return d + p if d < 0 else d
+
+
+@njit(cache=True, inline="always")
+def _mul1(x, y, p, pinv):
+    return _mod(np.uint64(x) * np.uint64(y), p, pinv)
+
 
 @njit(cache=True, parallel=True)
-def _elementwise_kernel(a, b, p, op, out):
-    """out = (a op b) mod p over flat uint64 arrays; op 0: add, 1: subtract, 2: multiply."""
-    pp = np.uint64(p)
-    for i in prange(out.size):
-        x, y = a[i], b[i]
-        if op == 0:
-            r = x + y
-            out[i] = r - pp if r >= pp else r
-        elif op == 1:
-            out[i] = x - y if x >= y else x + pp - y
+def _add_kernel(a, b, p, pinv, nparts, out):
+    """out = (a + b) mod p over flat int64 arrays; a or b may hold one element, repeated."""
+    size = out.shape[0]
+    per = (size + nparts - 1) // nparts
+    for part in prange(nparts):
+        lo = part * per
+        hi = min(size, lo + per)
+        os = out[lo:hi]  # zero-based slices: see _tile
+        if a.shape[0] == 1:
+            x = a[0]
+            bs = b[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _add1(x, bs[i], p, pinv)
+        elif b.shape[0] == 1:
+            y = b[0]
+            as_ = a[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _add1(as_[i], y, p, pinv)
         else:
-            out[i] = (x * y) % pp  # (p-1)^2 < 2**64: exact
+            as_ = a[lo:hi]
+            bs = b[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _add1(as_[i], bs[i], p, pinv)
 
 
-@njit(cache=True)
-def _elementwise_serial(a, b, p, op, out):
-    pp = np.uint64(p)
-    for i in range(out.size):
-        x, y = a[i], b[i]
-        if op == 0:
-            r = x + y
-            out[i] = r - pp if r >= pp else r
-        elif op == 1:
-            out[i] = x - y if x >= y else x + pp - y
+@njit(cache=True, parallel=True)
+def _sub_kernel(a, b, p, pinv, nparts, out):
+    """out = (a - b) mod p, as :func:`_add_kernel`."""
+    size = out.shape[0]
+    per = (size + nparts - 1) // nparts
+    for part in prange(nparts):
+        lo = part * per
+        hi = min(size, lo + per)
+        os = out[lo:hi]
+        if a.shape[0] == 1:
+            x = a[0]
+            bs = b[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _sub1(x, bs[i], p, pinv)
+        elif b.shape[0] == 1:
+            y = b[0]
+            as_ = a[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _sub1(as_[i], y, p, pinv)
         else:
-            out[i] = (x * y) % pp
+            as_ = a[lo:hi]
+            bs = b[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _sub1(as_[i], bs[i], p, pinv)
 
 
-def _elementwise(a, b, p, op):
-    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
-    shape = a.shape
-    a = np.ascontiguousarray(a, dtype=np.uint64).reshape(-1)
-    b = np.ascontiguousarray(b, dtype=np.uint64).reshape(-1)
-    out = np.empty(a.size, dtype=np.uint64)
-    if a.size >= _PARALLEL_MIN and threads.use_numba_threads():
-        _elementwise_kernel(a, b, np.int64(p), op, out)
-    else:
-        _elementwise_serial(a, b, np.int64(p), op, out)
-    return out.view(np.int64).reshape(shape)
+@njit(cache=True, parallel=True)
+def _mul_kernel(a, b, p, pinv, nparts, out):
+    """out = (a * b) mod p, as :func:`_add_kernel`; exact for every p < 2**32."""
+    size = out.shape[0]
+    per = (size + nparts - 1) // nparts
+    for part in prange(nparts):
+        lo = part * per
+        hi = min(size, lo + per)
+        os = out[lo:hi]
+        if a.shape[0] == 1:
+            x = a[0]
+            bs = b[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _mul1(x, bs[i], p, pinv)
+        elif b.shape[0] == 1:
+            y = b[0]
+            as_ = a[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _mul1(as_[i], y, p, pinv)
+        else:
+            as_ = a[lo:hi]
+            bs = b[lo:hi]
+            for i in range(hi - lo):
+                os[i] = _mul1(as_[i], bs[i], p, pinv)
+
+
+def _flat_operand(x, shape):
+    """`x` as a flat C-contiguous int64 operand for a result of `shape`: one element stays one
+    element (read once by the kernel), any other operand is broadcast to `shape`; int64 input that
+    already has the result's shape and layout is used without a copy (one compiled specialisation)."""
+    if x.size == 1:
+        return np.ascontiguousarray(x, dtype=np.int64).reshape(1)
+    return np.ascontiguousarray(np.broadcast_to(x, shape), dtype=np.int64).reshape(-1)
+
+
+def _entrywise(kernel, a, b, p):
+    a, b = np.asarray(a), np.asarray(b)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a64, b64 = _flat_operand(a, shape), _flat_operand(b, shape)
+    out = np.empty(math.prod(shape), dtype=np.int64)
+    if out.size:
+        _run(kernel, a64, b64, np.int64(p), 1.0 / p, np.int64(_parts(out.size)), out,
+             work=out.size)
+    return out.reshape(shape)
 
 
 def add(a, b, p):
-    return _elementwise(a, b, p, 0)
+    return _entrywise(_add_kernel, a, b, p)
 
 
 def sub(a, b, p):
-    return _elementwise(a, b, p, 1)
+    return _entrywise(_sub_kernel, a, b, p)
 
 
 def mul(a, b, p):
-    return _elementwise(a, b, p, 2)
+    return _entrywise(_mul_kernel, a, b, p)

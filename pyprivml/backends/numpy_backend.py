@@ -52,20 +52,32 @@ def combine(C, X, p):
     return matmul(C, X, p)
 
 
-# Entry-wise operations: operands broadcast like NumPy's; uint64 holds a + b < 2**33 and
-# a * b <= (p - 1)**2 < 2**64 exactly for every p < 2**32.
+# -- entry-wise add, sub, mul ------------------------------------------------------------------
+# Operands broadcast like NumPy's and are widened to uint64, which holds a + b < 2**33,
+# a + p - b in (0, 2p) and a * b <= (p - 1)**2 < 2**64 exactly for every p < 2**32; one `%` reduces.
+
+def _u64(x):
+    return np.asarray(x, dtype=np.uint64)
+
+
+def _field(r):
+    # np.asarray: ufuncs return NumPy scalars for 0-d operands; the primitives return arrays.
+    return np.asarray(r).astype(np.int64)
+
+
 def add(a, b, p):
-    return ((np.asarray(a, dtype=np.uint64) + np.asarray(b, dtype=np.uint64)) % np.uint64(p)).astype(np.int64)
+    """(a + b) mod p entry-wise."""
+    return _field((_u64(a) + _u64(b)) % np.uint64(p))
 
 
 def sub(a, b, p):
-    # a - b + p stays in [1, 2p): no wrap-around in uint64
-    return ((np.asarray(a, dtype=np.uint64) + np.uint64(p) - np.asarray(b, dtype=np.uint64))
-            % np.uint64(p)).astype(np.int64)
+    """(a - b) mod p entry-wise, as (a + p - b) mod p so that nothing wraps in uint64."""
+    return _field((_u64(a) + np.uint64(p) - _u64(b)) % np.uint64(p))
 
 
 def mul(a, b, p):
-    return ((np.asarray(a, dtype=np.uint64) * np.asarray(b, dtype=np.uint64)) % np.uint64(p)).astype(np.int64)
+    """(a * b) mod p entry-wise, exact because (p - 1)**2 < 2**64."""
+    return _field((_u64(a) * _u64(b)) % np.uint64(p))
 
 
 def mix64(z):

@@ -176,6 +176,11 @@ class RegressionResult(RunResult):
     used_workers: list
     weights_history: list
     decoded: list = field(default_factory=list)
+    iteration_ends: list = field(default_factory=list)  # the master's clock after each update, from the start
+    #: seconds per phase spent before the first iteration (the one-time part), "exchange" included
+    before_iterations: dict = field(default_factory=dict)
+    #: per iteration: the master's seconds in the data, weights and results phases
+    exchange_per_iteration: list = field(default_factory=list)
 
 
 class RegressionMaster:
@@ -250,7 +255,8 @@ class RegressionMaster:
         with timer("setup"):
             self.warm_up()
             t.barrier()  # every rank compiled its kernels: the timed iterations start together
-        history, weights = [self.metrics(0)], [self.w.copy()]
+        history, weights, ends, exchanged = [self.metrics(0)], [self.w.copy()], [], []
+        before = dict(timer.seconds, exchange=exchange_seconds(t.log))
         for it in range(cfg.max_iter):
             with timer("setup"):
                 self.guard.check(self.w, when=f"iteration {it}")               # O(d), norms from setup
@@ -262,6 +268,8 @@ class RegressionMaster:
                 Xs = dequantize(total, self.plan.exponent, F)                  # step 14, eqs. (23)-(24)
             with timer("update"):
                 self.w = self.w - self.lr / self.X.shape[0] * (Xs - self.Xty)  # step 15, eq. (17)
+            ends.append(t.now() - start)
+            exchanged.append(exchange_seconds(t.log) - before["exchange"] - sum(exchanged))
             weights.append(self.w.copy())
             history.append(self.metrics(it + 1))
             advance(self.progress, history[-1])
@@ -276,7 +284,8 @@ class RegressionMaster:
                       max_safe_weight=self.guard.max_safe_weight())
         return RegressionResult(w=self.w, parameters=params, history=history, seconds=seconds,
                                 bytes=traffic_by_phase(t.log), warnings=self.warnings,
-                                used_workers=self.used, weights_history=weights, decoded=self.decoded)
+                                used_workers=self.used, weights_history=weights, decoded=self.decoded,
+                                iteration_ends=ends, before_iterations=before, exchange_per_iteration=exchanged)
 
 
 # -- the command line of the task (``pyprivml train codedprivateml|bgw|bh08``) ----------------------
