@@ -33,7 +33,6 @@ TASKS = {
     "breastcancer": "classification",
     "qsar": "classification",
 }
-BUILTIN = ("diabetes", "blob", "iris", "wine", "breastcancer")
 CSV_ONLY = ("bostonhousing", "qsar")
 
 

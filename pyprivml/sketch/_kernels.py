@@ -100,9 +100,6 @@ def hashed_desk(Y, rows, signs, scale, out):
                 o[i] = scale * acc
 
 
-_MERSENNE31 = np.uint64(2**31 - 1)
-
-
 @njit(cache=True)
 def _mod_mersenne31(v):
     p = np.uint64(2**31 - 1)

@@ -48,10 +48,6 @@ def _as_2d(r: np.ndarray) -> np.ndarray:
     return r.reshape(len(r), -1)
 
 
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) % (2**63))
-
-
 class TorchModel(ABC):
     """Common fitting loop of the torch models: full batch, ℓ_q loss, float64."""
 
