@@ -28,7 +28,7 @@ D = 2**16 if QUICK else 2**20
 B_HASHED = 2**10
 B_DENSE = 16 if QUICK else 64
 BATCH, PARAMS = (32, 2**14) if QUICK else (64, 2**16)
-KINDS = list(sketch.KINDS)
+SKETCH_KINDS = list(sketch.SKETCH_KINDS)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,7 +55,7 @@ def vec():
     return np.random.default_rng(0).standard_normal(D)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_sk(benchmark, kind, vec):
     benchmark.group = f"sketch sk, d={D}"
     S = sketch.make(kind, _b(kind), D, seed=1)
@@ -64,7 +64,7 @@ def test_sk(benchmark, kind, vec):
     assert out.shape == (_b(kind),)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_desk(benchmark, kind, vec):
     benchmark.group = f"sketch desk, d={D}"
     S = sketch.make(kind, _b(kind), D, seed=1)

@@ -64,6 +64,46 @@ def test_mpi_transport_buffers_tags_timeouts_and_counting(tmp_path):
                     "within 0.2 s")
 
 
+def test_small_round_trips_take_microseconds_and_timeouts_stay_on_time(tmp_path):
+    """Receives spin briefly before they back off: a small ping-pong costs tens of µs, not the
+    milliseconds of a receive that sleeps first (5.7 ms median before; docs/BENCHMARKS.md), and a
+    receive that waits for nothing still gives up at its timeout, not a poll period later."""
+    script = tmp_path / "pingpong.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        import numpy as np
+        from pyprivml.comm import launch, TransportTimeout
+
+        def role(t):
+            x = np.arange(8)
+            if t.rank == 0:
+                times = []
+                for _ in range(300):
+                    t0 = time.perf_counter()
+                    t.send(x, 1, tag=3)
+                    t.recv(1, tag=3)
+                    times.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                try:
+                    t.recv(1, tag=4, timeout=0.3)
+                except TransportTimeout:
+                    pass
+                waited = time.perf_counter() - t0
+                t.send(None, 1, tag=5)
+                print("RESULT", float(np.median(times[50:])), waited)
+            else:
+                for _ in range(300):
+                    t.send(t.recv(0, tag=3)[0], 0, tag=3)
+                t.recv(0, tag=5)
+
+        launch(role, 2)
+    """))
+    out = _mpiexec(2, [str(script)], timeout=60)
+    median, waited = map(float, next(l for l in out.splitlines() if l.startswith("RESULT")).split()[1:])
+    assert median < 1e-3, f"median round trip {median * 1e6:.0f} µs"
+    assert 0.3 <= waited < 0.3 + 0.05, f"a 0.3 s timeout took {waited:.3f} s"
+
+
 def test_codedprivateml_under_mpiexec_matches_the_float_baseline(tmp_path):
     report = tmp_path / "mpi.json"
     out = _mpiexec(5, ["-m", "pyprivml", "train", "codedprivateml", "--dataset", "digits49", "--case", "1",

@@ -6,7 +6,7 @@ import scipy.linalg
 
 from pyprivml import sketch
 
-KINDS = list(sketch.KINDS)
+SKETCH_KINDS = list(sketch.SKETCH_KINDS)
 
 
 def _cuda_available():
@@ -18,7 +18,7 @@ def _cuda_available():
         return False
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 @pytest.mark.parametrize("b,d", [(8, 50), (16, 64), (1, 7)])
 def test_sk_desk_match_dense_matrix_and_are_adjoint(kind, b, d, rng):
     S = sketch.make(kind, b, d, seed=11)
@@ -37,7 +37,7 @@ def test_sk_desk_match_dense_matrix_and_are_adjoint(kind, b, d, rng):
     assert S.sk(X[0]).shape == (b,) and S.desk(Y[0]).shape == (d,)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_same_seed_same_operator_and_dense_blocks(kind):
     a, b = sketch.make(kind, 8, 300, seed=3), sketch.make(kind, 8, 300, seed=3)
     np.testing.assert_array_equal(a.matrix(), b.matrix())
@@ -57,7 +57,7 @@ def test_dense_sketches_regenerate_blocks_consistently(kind, rng):
     assert S._dense is None
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_torch_inputs_match_numpy(kind, rng):
     torch = pytest.importorskip("torch")
     S = sketch.make(kind, 8, 40, seed=2)
@@ -80,7 +80,7 @@ def test_numba_hashed_kernels_match_vectorised_reference(kind, rng):
 
 
 def test_float32_stays_float32(rng):
-    for kind in KINDS:
+    for kind in SKETCH_KINDS:
         S = sketch.make(kind, 4, 16, seed=0)
         assert S.sk(rng.standard_normal(16).astype(np.float32)).dtype == np.float32
         assert S.desk(rng.standard_normal(4).astype(np.float32)).dtype == np.float32
@@ -126,7 +126,7 @@ def _within_standard_errors(samples, g, var_pred, k=5.0):
     return bool(np.all(np.abs(samples.mean(axis=0) - g) <= k * np.sqrt(var_pred / len(samples)) + 1e-12))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_unbiased_with_predicted_variance(kind):
     b, d, trials = 8, 32, 3000
     g = np.linspace(-1.0, 2.0, d)
@@ -141,7 +141,7 @@ def test_unbiased_with_predicted_variance(kind):
     assert var_emp.sum() == pytest.approx(var_pred.sum(), rel=0.08)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_embedding_parameter_against_table_1(kind):
     est = sketch.estimate_embedding_parameter(kind, b=16, d=64, trials=1500, seed=1)
     # Table 1 gives upper bounds on a; the measured worst-probe a must not exceed them beyond
@@ -186,7 +186,7 @@ def test_sparse_embedding_structure():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not _cuda_available(), reason="CuPy sketches need CUDA and a GPU; none here")
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SKETCH_KINDS)
 def test_cupy_matches_numpy(kind, rng):
     import cupy
 
@@ -195,3 +195,10 @@ def test_cupy_matches_numpy(kind, rng):
     Y = rng.standard_normal((3, 8))
     np.testing.assert_allclose(cupy.asnumpy(S.sk(cupy.asarray(X))), S.sk(X), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(cupy.asnumpy(S.desk(cupy.asarray(Y))), S.desk(Y), rtol=1e-10, atol=1e-12)
+
+
+def test_former_registry_name_still_works_and_warns():
+    with pytest.warns(DeprecationWarning, match="SKETCH_KINDS"):
+        assert sketch.KINDS is sketch.SKETCH_KINDS
+    with pytest.raises(AttributeError):
+        sketch.NO_SUCH_NAME

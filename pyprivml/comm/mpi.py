@@ -6,10 +6,13 @@ keeps messages between one pair of ranks with one tag in order, so the receiver,
 the header, receives the buffer from the same source into an array it allocates from the header.
 Small control objects (dicts of scalars, lists of ints) go as one pickled message ``("obj", x)``.
 
-Receives poll ``Iprobe`` with a short sleep that backs off to 2 ms instead of blocking in ``Recv``:
-MPICH's blocking receive spins on a core, and with more ranks than cores (a master and a dozen
-workers on two cores) spinning receivers would steal the CPU from the ranks doing work. Polling is
-also what gives receives a timeout, so a dead worker can never hang the master.
+Receives poll a matched probe (``improbe``) instead of blocking in ``Recv``: MPICH's blocking
+receive spins on a core, and with more ranks than cores (a master and a dozen workers on two
+cores) spinning receivers would steal the CPU from the ranks doing work. A receive spins for
+0.2 ms (yielding the core between probes, so a reply already on its way is taken at once), then
+sleeps an eighth of the time waited so far, capped at 0.1 ms, and 1 ms once it has waited 20 ms:
+small round trips cost what MPI costs, and an idle rank costs a thousand cheap probes a second.
+Polling is also what gives receives a timeout, so a dead worker can never hang the master.
 
 mpi4py is imported when a transport is created, never at module import: roles and in-process runs
 do not need MPI.
@@ -26,7 +29,19 @@ from .base import ANY_SOURCE, ANY_TAG, Request, Transport, TransportTimeout
 
 __all__ = ["MPITransport", "launched_under_mpi", "mpi_world"]
 
-_MAX_POLL_SLEEP = 2e-3
+#: A receive first spins this long (yielding the core between probes): a reply that is already
+#: on its way arrives within one MPI round trip (a few µs over shared memory; longer when the
+#: sender was itself asleep, hence more than one timer-slack period of 50 µs).
+_SPIN_SECONDS = 200e-6
+#: Then it sleeps this fraction of the time waited so far, between these bounds: the poll delay
+#: stays a small fraction of any wait, and never more than 0.1 ms ...
+_SLEEP_FRACTION = 0.125
+_MIN_POLL_SLEEP = 1e-6
+_MAX_POLL_SLEEP = 1e-4
+#: ... until the wait is long (a worker idle while the master encodes or evaluates): then 1 ms, so
+#: that a dozen idle ranks on two cores do not take the CPU from the ranks that work.
+_LONG_WAIT = 20e-3
+_LONG_POLL_SLEEP = 1e-3
 #: Environment variables that MPI launchers set in every rank: MPICH/Hydra, Open MPI, PMIx, Slurm.
 _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID")
@@ -107,24 +122,46 @@ class MPITransport(Transport):
 
     def _recv(self, source, tag, timeout):
         status = self.MPI.Status()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 2e-5
-        while not self.comm.Iprobe(source=self._src(source), tag=self._tag(tag), status=status):
-            if deadline is not None and time.monotonic() >= deadline:
-                who = "any rank" if source == ANY_SOURCE else f"rank {source}"
-                raise TransportTimeout(f"rank {self.rank}: no message from {who} with tag {tag} "
-                                       f"within {timeout} s",
-                                       missing=[] if source == ANY_SOURCE else [source])
-            time.sleep(pause)
-            pause = min(pause * 2, _MAX_POLL_SLEEP)
+        src, tg = self._src(source), self._tag(tag)
+        improbe = self.comm.improbe
+        msg = improbe(src, tg, status)  # matched probe: the header cannot be taken by another receive
+        if msg is None:
+            msg = self._wait(improbe, src, tg, status, source, tag, timeout)
+        header = msg.recv()
         src, tg = status.Get_source(), status.Get_tag()
-        header = self.comm.recv(source=src, tag=tg)
         if header[0] == "obj":
             return header[1], src
         _, dtype, shape = header
         out = np.empty(shape, dtype=np.dtype(dtype))
         self.comm.Recv([out, self.MPI.BYTE], source=src, tag=tg)
         return out, src
+
+    def _wait(self, improbe, src, tg, status, source, tag, timeout):
+        """Poll until a matching header arrives: spin (yielding the core) for _SPIN_SECONDS, then
+        sleep a growing fraction of the time waited so far, at most _MAX_POLL_SLEEP at a time, and
+        _LONG_POLL_SLEEP once the wait is longer than _LONG_WAIT."""
+        start = time.monotonic()
+        spin_until = start + _SPIN_SECONDS
+        deadline = None if timeout is None else start + timeout
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                who = "any rank" if source == ANY_SOURCE else f"rank {source}"
+                raise TransportTimeout(f"rank {self.rank}: no message from {who} with tag {tag} "
+                                       f"within {timeout} s",
+                                       missing=[] if source == ANY_SOURCE else [source])
+            if now < spin_until:
+                os.sched_yield()
+            else:
+                waited = now - start
+                pause = (_LONG_POLL_SLEEP if waited > _LONG_WAIT
+                         else min(max(waited * _SLEEP_FRACTION, _MIN_POLL_SLEEP), _MAX_POLL_SLEEP))
+                if deadline is not None:
+                    pause = min(pause, max(deadline - now, 0.0))
+                time.sleep(pause)
+            msg = improbe(src, tg, status)
+            if msg is not None:
+                return msg
 
     def _probe(self, source, tag):
         return bool(self.comm.Iprobe(source=self._src(source), tag=self._tag(tag)))

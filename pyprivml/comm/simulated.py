@@ -33,8 +33,11 @@ The defaults model seed 004's cluster (sec. V, Amazon EC2 m3.xlarge, MPI4Py over
   halved and rounded up for the TCP/MPI software path;
 * per-message software cost :data:`EC2_PER_MESSAGE`: what one message through
   :class:`~pyprivml.comm.mpi.MPITransport` costs beyond its bytes over loopback TCP on this
-  project's machine (the intercept of round-trip time against size, measured with
-  ``benchmarks/mpi_roundtrip.py``; see docs/BENCHMARKS.md).
+  project's machine: half the intercept of round-trip time against size, 16.6 µs (UCX tcp) and
+  21.5 µs (libfabric tcp) with two ranks over loopback, 6.9 µs over shared memory (AMD EPYC Zen 5,
+  2026-12-02, ``benchmarks/mpi_roundtrip.py --sweep``; docs/img/mpi_roundtrip.json and
+  docs/BENCHMARKS.md). Loopback TCP has no wire, so this is the two ends' software: Python,
+  mpi4py, MPICH and the kernel's TCP stack, which a real cluster pays on top of its latency.
 
 Example
 -------
@@ -100,9 +103,9 @@ class NetworkModel:
 
 
 #: Software cost of one message in seconds (module docstring: measured over loopback TCP).
-EC2_PER_MESSAGE = 30e-6
+EC2_PER_MESSAGE = 20e-6
 #: The default network: seed 004's EC2 m3.xlarge cluster (sources in the module docstring).
-EC2_M3_XLARGE = NetworkModel(name="EC2 m3.xlarge (800 Mbit/s, 0.2 ms, 30 µs/message)", per_message=EC2_PER_MESSAGE)
+EC2_M3_XLARGE = NetworkModel(name="EC2 m3.xlarge (800 Mbit/s, 0.2 ms, 20 µs/message)", per_message=EC2_PER_MESSAGE)
 
 
 @dataclass

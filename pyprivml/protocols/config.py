@@ -69,6 +69,16 @@ def check_real(name: str, value, *, positive: bool = False, non_negative: bool =
         raise ValueError(f"{name} must be {valid}{extra}, got {value!r}")
 
 
+def check_interval(name: str, value) -> None:
+    """``value`` is a pair (lo, hi) of finite reals with lo < hi."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (lo, hi) of reals, got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"{name} must be finite with lo < hi, got {value!r}")
+
+
 def check_choice(name: str, value, choices) -> None:
     """``value`` is one of ``choices``."""
     if value not in choices:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import is_int
+from .config import check_interval, is_int
 from .inputs import binary_labels, check_steps, check_X, check_y, with_intercept
 from .regression import gradient_descent, lipschitz_lr
 from .sigmoid import sigmoid
@@ -56,12 +56,7 @@ def check_protocol_params(est) -> None:
         if not is_int(v) or not 0 <= v <= 30:
             raise ValueError(f"{name} must be an integer in [0, 30]{' or None (automatic)' if name == 'lc' else ''}, "
                              f"got {v!r}")
-    try:
-        lo, hi = (float(v) for v in est.fit_interval)
-    except (TypeError, ValueError):
-        raise ValueError(f"fit_interval must be a pair (lo, hi) of reals, got {est.fit_interval!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"fit_interval must be finite with lo < hi, got {est.fit_interval!r}")
+    check_interval("fit_interval", est.fit_interval)
     if est.random_state is not None and (not is_int(est.random_state) or est.random_state < 0):
         raise ValueError(f"random_state must be None or a non-negative integer, got {est.random_state!r}")
 

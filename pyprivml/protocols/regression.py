@@ -29,7 +29,7 @@ import numpy as np
 
 from ..field import DEFAULT_PRIME, PrimeField
 from ..quantization import dequantize, quantize, quantize_stochastic
-from .config import ProtocolConfig, check_choice, check_int, check_real
+from .config import ProtocolConfig, check_choice, check_int, check_interval, check_real
 from .fixedpoint import FixedPointPlan, WrapAroundGuard
 from .inputs import check_steps, check_X, check_y
 from .progress import advance
@@ -134,12 +134,7 @@ class RegressionConfig(ProtocolConfig):
         for name in ("lx", "lw"):
             check_int(name, getattr(self, name), minimum=0, maximum=30)
         check_int("lc", self.lc, minimum=0, maximum=30, allow_none=True, hint="None chooses it")
-        try:
-            lo, hi = (float(v) for v in self.fit_interval)
-        except (TypeError, ValueError):
-            raise ValueError(f"fit_interval must be a pair (lo, hi) of reals, got {self.fit_interval!r}") from None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(f"fit_interval must be finite with lo < hi, got {self.fit_interval!r}")
+        check_interval("fit_interval", self.fit_interval)
         PrimeField(self.p)  # a prime the kernels accept, or a ValueError that says which are
 
     @property

@@ -38,11 +38,11 @@ from .srht import SRHT, fwht
 
 __all__ = [
     "Sketch", "DenseSketch", "HashedSketch", "GaussianSketch", "SRHT", "AMSSketch", "CountSketch",
-    "SparseEmbeddingI", "SparseEmbeddingII", "fwht", "make", "canonical_kind", "KINDS",
+    "SparseEmbeddingI", "SparseEmbeddingII", "fwht", "make", "canonical_kind", "SKETCH_KINDS",
     "TABLE1_A", "EmbeddingEstimate", "estimate_embedding_parameter",
 ]
 
-KINDS = {
+SKETCH_KINDS = {
     "gaussian": GaussianSketch,
     "srht": SRHT,
     "ams": AMSSketch,
@@ -65,8 +65,8 @@ def canonical_kind(kind: str) -> str:
         raise TypeError(f"kind must be a string, got {type(kind).__name__}")
     key = kind.lower()
     key = _ALIASES.get(key, key)
-    if key not in KINDS:
-        raise ValueError(f"unknown sketch kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    if key not in SKETCH_KINDS:
+        raise ValueError(f"unknown sketch kind {kind!r}; valid kinds: {', '.join(SKETCH_KINDS)}")
     return key
 
 
@@ -76,4 +76,13 @@ def make(kind: str, b: int, d: int, seed=None, **kw) -> Sketch:
     Extra keywords go to the class: ``s`` (column sparsity; default 4, or the largest divisor of b up to 4 for sparse2) for the sparse embeddings,
     ``block`` and ``cache_entries`` for the dense ones.
     """
-    return KINDS[canonical_kind(kind)](b, d, seed=seed, **kw)
+    return SKETCH_KINDS[canonical_kind(kind)](b, d, seed=seed, **kw)
+
+
+def __getattr__(name):
+    # ``KINDS`` was this registry's name before ``comm.TRANSPORT_KINDS`` existed beside it.
+    if name == "KINDS":
+        import warnings
+        warnings.warn("pyprivml.sketch.KINDS is now SKETCH_KINDS", DeprecationWarning, stacklevel=2)
+        return SKETCH_KINDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,27 @@ Learning stage, round t (Algorithm 1):
   F^t = F^{t−1} + η̂^t Σ ŵ_m^t f_m^t.
 Prediction stage: Fᵀ(x*) = F⁰ + Σ_t η̂^t Σ_m ŵ_m^t f_m^t(x_m*).
 With one organisation this is gradient boosting with line search [10] (§3.3, last paragraph).
+
+Alice and one assisting organisation, in two threads of this process (``launch`` runs the same
+roles under ``mpiexec``); each holds half of the columns of a regression task:
+
+>>> import numpy as np
+>>> from pyprivml.comm import launch
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(size=(200, 4)); y = x @ [1.0, -2.0, 0.5, 3.0]
+>>> def role(transport):
+...     columns = x[:, :2] if transport.rank == ALICE else x[:, 2:]
+...     learner = LocalLearner.from_spec({"train": columns}, "linear")
+...     if transport.rank != ALICE:
+...         return Organisation(transport, learner).serve(timeout=60)
+...     alice = Alice(transport, learner, y, "squared", GALConfig(rounds=3))
+...     result = alice.learn()
+...     alice.stop()
+...     return result
+>>> result = launch(role, 2, kind="inprocess").master
+>>> losses = [record.loss for record in result.history]
+>>> losses[0] > losses[-1], len(result.weights[0])    # the loss falls; one weight per organisation
+(True, 2)
 """
 
 from __future__ import annotations

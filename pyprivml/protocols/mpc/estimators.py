@@ -14,7 +14,7 @@ from ..estimator import (ClassifierMixin, ProtocolLinearModel, RegressorMixin, c
 from ..sigmoid import DEFAULT_INTERVAL
 from .training import MPCConfig, run_mpc
 
-__all__ = ["MPCLogisticRegression", "MPCLinearRegression"]
+__all__ = ["MPCLogisticRegression", "MPCLinearRegression", "protocol_estimators"]
 
 
 class _MPC(ProtocolLinearModel):
@@ -52,3 +52,21 @@ class MPCLogisticRegression(ClassifierMixin, _MPC):
 
 class MPCLinearRegression(RegressorMixin, _MPC):
     """Linear regression (s_hat(z) = z) trained by the BGW or BH08 baseline."""
+
+
+def protocol_estimators(protocol: str, module: str) -> tuple[type, type]:
+    """The logistic and linear estimators with ``protocol`` fixed, named as :mod:`.bgw` and
+    :mod:`.bh08` export them (``BGWLogisticRegression``, ...), defined in ``module``."""
+    label = protocol.upper()
+
+    def fix_protocol(base):
+        def __init__(self, n_workers: int = 10, **kwargs):
+            base.__init__(self, protocol, n_workers, **kwargs)
+
+        name = f"{label}{base.__name__[len('MPC'):]}"
+        what = "Logistic" if base is MPCLogisticRegression else "Linear"
+        doc = f"{what} regression trained with the {label} protocol (parameters as :class:`{base.__name__}`)."
+        __init__.__qualname__ = f"{name}.__init__"
+        return type(name, (base,), {"__init__": __init__, "__doc__": doc, "__module__": module})
+
+    return fix_protocol(MPCLogisticRegression), fix_protocol(MPCLinearRegression)

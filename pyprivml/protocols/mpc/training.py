@@ -72,7 +72,7 @@ from ..regression import RegressionConfig, RegressionMaster, RegressionResult
 from .multiply import reducer_class
 from .sharing import DEFAULT_GROUPS, TAGS, make_groups
 
-__all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "run_mpc", "message_counts",
+__all__ = ["MPCConfig", "mpc_master", "mpc_worker", "mpc_role", "run_mpc", "trainer", "message_counts",
            "expected_messages"]
 
 
@@ -279,6 +279,19 @@ def run_mpc(X, y, cfg: MPCConfig, *, X_test=None, y_test=None, transport="auto",
     run = launch(mpc_role(cfg, X, y, X_test=X_test, y_test=y_test, progress=progress), cfg.n_workers + 1,
                  transport, network=network, record_payloads=record_payloads)
     return (run.master, run) if return_launch else run.master
+
+
+def trainer(protocol: str):
+    """``train(X, y, *, transport, network, X_test, y_test, progress, **params)`` for ``protocol``
+    ("bgw" or "bh08"): :func:`run_mpc` with ``MPCConfig(protocol=protocol, **params)``."""
+
+    def train(X, y, *, transport="auto", network=None, X_test=None, y_test=None, progress=None, **params):
+        return run_mpc(X, y, MPCConfig(protocol=protocol, **params), transport=transport, network=network,
+                       X_test=X_test, y_test=y_test, progress=progress)
+
+    train.__doc__ = (f"Train with {protocol.upper()}; ``params`` are :class:`MPCConfig`'s fields "
+                     "(n_workers, T, max_iter, lr, ...).")
+    return train
 
 
 def message_counts(run) -> dict:
