@@ -98,7 +98,7 @@ def test_cpml_quantisation_seed_never_seeds_a_mask(cpml_runs):
 
 
 def test_cpml_workers_receive_their_own_encodings_and_control_only(digits, cpml_runs):
-    """Worker i (rank i+1) receives exactly: the public setup, X~_i = sum_k U[i,k] X_k + U[i,K] R
+    """Worker i (rank i+1) receives exactly: the public setup (p, the coefficients, d), X~_i = sum_k U[i,k] X_k + U[i,K] R
     (eq. 10) with R one SecureRandom draw common to all workers, one W~_i = C[i,0] W-bar_t +
     C[i,1] V_t per iteration (eq. 12) with V_t a fresh SecureRandom draw, and the stop message."""
     cfg, rec, runs = cpml_runs
@@ -111,7 +111,7 @@ def test_cpml_workers_receive_their_own_encodings_and_control_only(digits, cpml_
     blocks = np.zeros((K * rows, Xbar.shape[1]), dtype=np.int64)
     blocks[: Xbar.shape[0]] = Xbar
     blocks = blocks.reshape(K, rows, -1).astype(object)
-    setup = {"p": p, "coefficients": cfg.plan().field_coefficients().tolist()}
+    setup = {"p": p, "coefficients": cfg.plan().field_coefficients().tolist(), "columns": Xbar.shape[1]}
     for res, run in runs:
         Wbars = [pp.quantize_stochastic(res.weights_history[t], cfg.lw, F, copies=cfg.degree,
                                         seed=draw_seed(cfg.seed, t)).astype(object) for t in range(it)]

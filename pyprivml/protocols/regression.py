@@ -207,12 +207,15 @@ class RegressionMaster:
 
     # -- what each protocol supplies -----------------------------------------------------------
 
-    def distribute(self, Xbar: np.ndarray) -> None:
-        """Encode the quantised data and send every worker its share (timed phases inside)."""
-        raise NotImplementedError
+    def announce(self) -> None:
+        """Send the workers the public set-up they need to warm up (default: nothing)."""
 
     def warm_up(self) -> None:
         """Run the master's kernels once on tiny inputs (JIT compilation stays out of the phases)."""
+
+    def distribute(self, Xbar: np.ndarray) -> None:
+        """Encode the quantised data and send every worker its share (timed phases inside)."""
+        raise NotImplementedError
 
     def private_gradient(self, it: int, Wbar: np.ndarray) -> np.ndarray:
         """The field sum X̄^T s̄(X̄ W̄) of eq. (22) for iteration ``it``, computed privately."""
@@ -246,10 +249,12 @@ class RegressionMaster:
         with timer("setup"):
             # X̄^T y in the reals, once: the label part of eq. (17) never leaves the master.
             self.Xty = dequantize(Xbar, cfg.lx, F).T @ self.y
-        self.distribute(Xbar)                                                  # steps 2-3
         with timer("setup"):
+            self.announce()
             self.warm_up()
-            t.barrier()  # every rank compiled its kernels: the timed iterations start together
+            t.barrier()  # every rank compiled its kernels before any data moves
+        # The upload is communication: the workers' first results wait for it (iteration 0).
+        self.distribute(Xbar)                                                  # steps 2-3
         history, weights, ends, exchanged = [self.metrics(0)], [self.w.copy()], [], []
         before = dict(timer.seconds, exchange=exchange_seconds(t.log))
         for it in range(cfg.max_iter):

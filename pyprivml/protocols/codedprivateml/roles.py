@@ -74,11 +74,13 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
         setup, _ = transport.recv(0, TAGS.setup)
     F = PrimeField(setup["p"])
     coefficients = np.asarray(setup["coefficients"], dtype=np.int64)
+    # Compile the kernels (JIT backends) on one row of the data's width before any data moves.
+    d = int(setup["columns"])
+    worker_compute(np.zeros((1, d), dtype=np.int64), np.zeros((d, len(coefficients) - 1), dtype=np.int64),
+                   coefficients, F)
+    transport.barrier()
     with transport.in_phase("data"):
         Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once
-    # Compile the kernels (JIT backends) on one row before the timed iterations start.
-    worker_compute(Xt[:1], np.zeros((Xt.shape[1], len(coefficients) - 1), dtype=np.int64), coefficients, F)
-    transport.barrier()
     delay = float(config.straggle.get(transport.rank, 0.0))
     answered, compute, pending = [], [], []
     t = 0
@@ -119,6 +121,7 @@ class _Master(RegressionMaster):
         self.N = config.n_workers
         self.needed = config.recovery_threshold()
         self.workers = list(range(1, self.N + 1))
+        self.code = LagrangeCode(self.F, self.N, self.K, self.T)
         self.pending = []
         if self.X.shape[0] < self.K:
             raise ValueError(f"K = {self.K} blocks need at least K rows, the data has {self.X.shape[0]}")
@@ -126,15 +129,17 @@ class _Master(RegressionMaster):
     def parameters(self) -> dict:
         return self.cfg.public_parameters()
 
+    def announce(self):
+        public = {"p": self.F.p, "coefficients": self.plan.field_coefficients().tolist(),
+                  "columns": int(self.X.shape[1])}
+        with self.transport.in_phase("control"):
+            for rank in self.workers:
+                self.transport.send(public, rank, TAGS.setup)
+
     def distribute(self, Xbar):
-        F, t = self.F, self.transport
-        self.code = LagrangeCode(F, self.N, self.K, self.T)
+        t = self.transport
         with self.timer("encoding"):
             Xt = self.code.encode(Xbar)                             # step 2, eqs. (9)-(10), fresh masks
-        setup = {"p": F.p, "coefficients": self.plan.field_coefficients().tolist()}
-        with t.in_phase("control"):
-            for rank in self.workers:
-                t.send(setup, rank, TAGS.setup)
         with t.in_phase("data"):                                    # step 3
             reqs = [t.isend(Xt[i], rank, TAGS.data) for i, rank in enumerate(self.workers)]
             for r in reqs:

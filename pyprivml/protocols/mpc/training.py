@@ -148,11 +148,11 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     mine = [g for g in groups if transport.rank in g.ranks]
     stats = {"computation": 0.0, "degree_reduction": 0.0, "offline": 0.0, "rounds": 0}
     X = None
+    _warm_up(cfg.field)
+    transport.barrier()
     if mine:
         with transport.in_phase("data"):
             X, _ = transport.recv(source=0, tag=TAGS.data)              # [X'_g]_T, (D.1)
-    _warm_up(cfg.field)
-    transport.barrier()
     if not mine:  # workers beyond G (2T + 1) idle (sec. V)
         transport.send(stats, 0, TAGS.control)
         return stats
