@@ -208,10 +208,11 @@ def test_mpc_parties_receive_only_shares(digits, mpc_run):
     for g, a, b in zip(groups, bounds[:-1], bounds[1:]):
         from_master = [[(ph, pl) for src, _, ph, pl in _received(run, r) if src == 0] for r in g.ranks]
         for msgs in from_master:
-            assert [ph for ph, _ in msgs] == ["data"] + ["weights"] * cfg.max_iter
+            assert [ph for ph, _ in msgs] == ["control", "data"] + ["weights"] * cfg.max_iter
+            assert msgs[0][1] == {"rows": b - a}      # public: the height of the group's block
         secrets = [Xq[a:b]] + Wbars
         for step, secret in enumerate(secrets):
-            h1, h2, h3 = (msgs[step][1].astype(object) for msgs in from_master)
+            h1, h2, h3 = (msgs[step + 1][1].astype(object) for msgs in from_master)
             np.testing.assert_array_equal((2 * h1 - h2) % p, secret)        # h(0) from h(1), h(2)
             np.testing.assert_array_equal(h3, (2 * h2 - h1) % p)            # degree 1: h(3) on the line
             assert not any(np.array_equal(h.astype(np.int64), secret) for h in (h1, h2, h3))

@@ -147,20 +147,22 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     groups = cfg.make_groups()
     mine = [g for g in groups if transport.rank in g.ranks]
     stats = {"computation": 0.0, "degree_reduction": 0.0, "offline": 0.0, "rounds": 0}
-    X = None
     _warm_up(cfg.field)
-    transport.barrier()
-    if mine:
-        with transport.in_phase("data"):
-            X, _ = transport.recv(source=0, tag=TAGS.data)              # [X'_g]_T, (D.1)
     if not mine:  # workers beyond G (2T + 1) idle (sec. V)
+        transport.barrier()
         transport.send(stats, 0, TAGS.control)
         return stats
     group = mine[0]
     F = group.field
+    with transport.in_phase("control"):
+        rows = transport.recv(source=0, tag=TAGS.control)[0]["rows"]    # public: the block's height
+    transport.barrier()
     reducer = reducer_class(cfg.protocol)(transport, group, SecureRandom())
     c = cfg.plan().field_coefficients()                       # public c-bar_0..c-bar_r
-    reducer.prepare(cfg.max_iter * _elements_per_iteration(X.shape[0], cfg.degree))   # BH08 offline, all J
+    # BH08's offline phase for all J iterations needs no data, so it runs before the upload.
+    reducer.prepare(cfg.max_iter * _elements_per_iteration(rows, cfg.degree))
+    with transport.in_phase("data"):
+        X, _ = transport.recv(source=0, tag=TAGS.data)              # [X'_g]_T, (D.1)
     for _ in range(cfg.max_iter):
         with transport.in_phase("weights"):
             W, _ = transport.recv(source=0, tag=TAGS.weights)
@@ -211,6 +213,12 @@ class _MPCMaster(RegressionMaster):
             for g, sh in zip(self.groups, shares):
                 for k, rank in enumerate(g.ranks):
                     self.transport.send(sh[k], rank, tag)
+
+    def announce(self):
+        with self.transport.in_phase("control"):
+            for g, (a, b) in zip(self.groups, self.blocks):
+                for rank in g.ranks:
+                    self.transport.send({"rows": b - a}, rank, TAGS.control)
 
     def distribute(self, Xbar):
         self._share([Xbar[a:b] for a, b in self.blocks], TAGS.data, "data")   # block g to group g
