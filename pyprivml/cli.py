@@ -36,6 +36,7 @@ PROTOCOLS = {
     "bgw": "pyprivml.protocols.mpc.cli:train_bgw",
     "bh08": "pyprivml.protocols.mpc.cli:train_bh08",
     "gal": "pyprivml.protocols.gal.cli:train",
+    "irene": "pyprivml.protocols.irene.cli:train",
 }
 
 #: Extra subcommands: name -> "module:function(subparsers)" that registers it.

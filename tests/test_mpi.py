@@ -116,3 +116,16 @@ def test_codedprivateml_under_mpiexec_matches_the_float_baseline(tmp_path):
     assert final >= base - 0.01
     assert data["bytes"]["data"] == 4 * 289 * 65 * 8  # K = 1: every worker holds a full-size coded X
     assert all(len(u) == 4 for u in data["meta"]["workers_used_per_iteration"])  # threshold 3(K+T-1)+1
+
+
+def test_irene_bootstrap_under_mpiexec(tmp_path):
+    """Rank 0 the parameter server, ranks 1-2 the users: the asynchronous server applies every
+    user's elastic differences and the report has each user's summary."""
+    pytest.importorskip("torch")
+    report = tmp_path / "irene.json"
+    _mpiexec(3, ["-m", "pyprivml", "train", "irene", "--dataset", "digits", "--ticks", "8", "--period", "2",
+                 "--batch", "16", "--no-progress", "--report", str(report)], timeout=240)
+    data = json.loads(report.read_text())
+    assert data["meta"]["transport"] == "mpi" and data["parameters"]["users"] == 2
+    assert [u["user"] for u in data["meta"]["users"]] == [1, 2]
+    assert data["bytes"]["updates"] > 0 and data["bytes"]["centre"] > 0

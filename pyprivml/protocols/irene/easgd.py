@@ -24,7 +24,7 @@ those entries only. :class:`Thinning` maps a unit mask to the exchanged entries 
 server and user agree on them from the mask alone (the mask travels, not entry indices).
 
 What crosses the transport, and nothing else: small control dicts (``{"tick": i}`` requests, the
-unit mask, ``done``), x̃ restricted to the kept entries (server → user) and β(x − x̃) on the same
+unit mask, ``done`` with the user's optional summary of scalars), x̃ restricted to the kept entries (server → user) and β(x − x̃) on the same
 entries (user → server). Never images, tags, faceprints or ψ_l.
 """
 
@@ -127,6 +127,7 @@ class ServerResult:
     busy_seconds: float = 0.0
     seconds: float = 0.0
     kept_fraction: list = field(default_factory=list)
+    summaries: dict = field(default_factory=dict)
 
     @property
     def updates_per_second(self) -> float:
@@ -166,7 +167,8 @@ def easgd_server(transport, x0: np.ndarray, config: EASGDConfig, thinning: Thinn
     done: set = set()
     start = time.perf_counter()
     while done != users:
-        msg, user = transport.recv(ANY_SOURCE, ANY_TAG, timeout=config.timeout)
+        with transport.in_phase("updates"):      # requests, elastic differences, done
+            msg, user = transport.recv(ANY_SOURCE, ANY_TAG, timeout=config.timeout)
         t0 = time.perf_counter()
         if user not in users:
             raise ValueError(f"the server heard from rank {user}, which is not one of the users {sorted(users)}")
@@ -195,6 +197,7 @@ def easgd_server(transport, x0: np.ndarray, config: EASGDConfig, thinning: Thinn
             if user in outstanding:
                 raise ValueError(f"user {user} finished with an elastic difference still owed")
             done.add(user)
+            result.summaries[user] = msg.get("summary")
         else:
             raise ValueError(f"unexpected message from user {user}: {msg!r}")
         result.busy_seconds += time.perf_counter() - t0
@@ -211,12 +214,13 @@ def _fetch(transport, tick, server):
 
 
 def easgd_user(transport, learner, config: EASGDConfig, thinning: Thinning | None = None, *,
-               server: int = SERVER) -> UserResult:
+               server: int = SERVER, summary=None) -> UserResult:
     """User k's side of Algorithm 1.
 
     ``learner`` holds x^k and the private data: ``shared() -> float32 vector`` (a copy of x^k),
     ``load_shared(x)``, and ``step(tick, units) -> loss`` (one SGD step on the model thinned by
-    the unit mask of the last exchange; ``units`` is None before any thinning)."""
+    the unit mask of the last exchange; ``units`` is None before any thinning). ``summary``, if
+    given, is called after the last tick and its dict of scalars travels with ``done``."""
     _, x_tilde = _fetch(transport, None, server)                 # initialise: download x̃
     thinning = thinning or NoThinning(x_tilde.size)
     learner.load_shared(_check_vector(x_tilde, thinning.size, "the downloaded centre x̃"))   # x^k = x̃
@@ -234,7 +238,10 @@ def easgd_user(transport, learner, config: EASGDConfig, thinning: Thinning | Non
                 transport.send(elastic, server, TAGS.elastic)    # the server: x̃ ← x̃ + β(x − x̃)
             result.exchanges.append(tick)
         result.losses.append(learner.step(tick, units))          # x^k ← x^k − η g(x^k)
+    done = {"kind": "done"}
+    if summary is not None:
+        done["summary"] = summary()
     with transport.in_phase("control"):
-        transport.send({"kind": "done"}, server, TAGS.done)
+        transport.send(done, server, TAGS.done)
     result.x = learner.shared()
     return result
