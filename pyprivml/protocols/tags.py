@@ -29,7 +29,8 @@ TABLE = MappingProxyType({
     "codedprivateml": (("setup", "data", "weights", "control", "summary"), "result", 16384),
     "mpc": (("control", "data", "weights", "result", "reshare", "open_in", "open_out", "double"), None, 0),
     "gal": (("control", "residual", "fitted", "prediction"), None, 0),
-    "irene": (("request", "centre", "elastic", "done", "stage", "metric_up", "metric_down"), None, 0),
+    "irene": (("request", "centre", "elastic", "done", "stage", "metric_hello", "metric_control", "metric_target",
+               "metric_w0", "metric_final"), None, 0),
 })
 _BLOCK = 100        # fixed tags of the i-th protocol: 100 (i + 1) + 0, 1, ...
 _ROLLING = 16384    # rolling windows are laid out from here upwards

@@ -1,7 +1,7 @@
 """``pyprivml train irene``: collaborative bootstrapping of the face tagger (seed 001), in-process or
 under ``mpiexec -n k+1`` (rank 0 the parameter server, ranks 1..k the users).
 
-    pyprivml train irene --users 4 --stage bootstrap --ticks 60 --report irene.json
+    pyprivml train irene --users 4 --stage all --ticks 60 --report irene.json
     mpiexec -n 9 pyprivml train irene --users 8 --stage bootstrap --tag-noise 0.3 --alpha 0.9
 
 ``--dataset`` names the identity set: ``faces`` (the default: the stand-in built from the 100
@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 
 from ..result import RunResult
-from .training import IreneConfig, run_bootstrap
+from .training import STAGES, IreneConfig, run_irene
 
-STAGES = ("bootstrap",)
+#: ``--stage`` values: one stage of Fig. 3, or all of them in order.
+STAGE_CHOICES = {"bootstrap": ("bootstrap",), "metric": ("bootstrap", "metric"), "tune": STAGES, "all": STAGES}
 #: ``--dataset`` values: the runner's default (digits49) means the face stand-in here.
 DATASETS = {"faces": "faces", "digits49": "faces", "lfw-standin": "faces", "digits": "digits"}
 
@@ -26,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = IreneConfig()
     g = parser.add_argument_group("Irene (seed 001)")
     g.add_argument("--users", type=int, default=None, help="users k (default: the MPI ranks - 1, else 4)")
-    g.add_argument("--stage", default="bootstrap", choices=STAGES, help="the training stage of Fig. 3")
+    g.add_argument("--stage", default="all", choices=tuple(STAGE_CHOICES),
+                   help="run up to this stage of Fig. 3 (bootstrap, then metric = MT-LMNN, then tune)")
     g.add_argument("--model", default=defaults.model, choices=("cnn", "vgg"), help="ψ: a small CNN or Table II's VGG")
     g.add_argument("--ticks", type=int, default=defaults.ticks, help="local SGD steps per user (Algorithm 1)")
     g.add_argument("--period", type=int, default=defaults.period, help="λ: ticks between exchanges")
@@ -41,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--epsilon", type=float, default=defaults.epsilon, help="ε per batch (§IV-C: 0.5)")
     g.add_argument("--delta", type=float, default=defaults.delta, help="δ per batch (§IV-C: 1e-3)")
     g.add_argument("--clip", type=float, default=defaults.clip, help="γ₁, the per-sample clipping norm")
+    g.add_argument("--feature-dim", type=int, default=defaults.feature_dim, help="d, the dimension of ψ(ℓ)")
+    g.add_argument("--metric-rounds", type=int, default=defaults.metric_rounds, help="MT-LMNN exchanges of W₀")
+    g.add_argument("--tune-ticks", type=int, default=defaults.tune_ticks, help="fine-tuning EASGD ticks per user")
+    g.add_argument("--tune-epsilon", type=float, default=defaults.tune_epsilon,
+                   help="ε per batch of Algorithm 3 while tuning (§IV-C: 1)")
 
 
 def load_identities(name: str, seed: int):
@@ -58,7 +65,9 @@ def config_from_args(args, users: int) -> IreneConfig:
     return IreneConfig(users=users, model=args.model, ticks=args.ticks, period=args.period, beta=args.beta,
                        dropout=args.dropout, lr=args.lr, batch=args.batch, alpha=args.alpha,
                        tag_noise=args.tag_noise, dp=args.dp, epsilon=args.epsilon, delta=args.delta,
-                       clip=args.clip, seed=0 if args.seed is None else args.seed, timeout=args.timeout)
+                       clip=args.clip, feature_dim=args.feature_dim, metric_rounds=args.metric_rounds,
+                       tune_ticks=args.tune_ticks, tune_epsilon=args.tune_epsilon,
+                       seed=0 if args.seed is None else args.seed, timeout=args.timeout)
 
 
 def train(args, ctx):
@@ -68,27 +77,37 @@ def train(args, ctx):
         raise ValueError(f"--users {users} needs mpiexec -n {users + 1}, got {ctx.world[1]} ranks")
     cfg = config_from_args(args, users)
     faces = load_identities(args.dataset, cfg.seed)
+    stages = STAGE_CHOICES[args.stage]
     exchanges = users * -(-cfg.ticks // cfg.period)
     with ctx.progress(exchanges, f"Irene bootstrap k={users}") as bar:
-        result = run_bootstrap(faces, cfg, transport=ctx.kind, network=ctx.network, progress=bar)
+        result = run_irene(faces, cfg, stages, transport=ctx.kind, network=ctx.network, progress=bar)
     if result is None:
         return None
-    accuracy = sum(u["accuracy"] for u in result.users) / len(result.users)
-    epsilon = max(u["epsilon"] for u in result.users)
-    server = result.server
-    print(f"Irene bootstrap, {users} users, {cfg.ticks} ticks: held-out accuracy {accuracy:.2%}"
-          + (f", (ε, δ) = ({epsilon:.3g}, {cfg.delta:g}) per user" if cfg.dp else ", no DP")
-          + f"; server applied {sum(server.applied.values())} differences at {server.updates_per_second:.0f}/s")
-    params = {"users": users, "model": cfg.model, "ticks": cfg.ticks, "period": cfg.period, "beta": cfg.beta,
-              "dropout": cfg.dropout, "lr": cfg.lr, "batch": cfg.batch, "alpha": cfg.alpha,
-              "tag_noise": cfg.tag_noise, "dp": cfg.dp, "epsilon_per_batch": cfg.epsilon, "delta": cfg.delta,
-              "clip": cfg.clip, "stage": args.stage}
-    history = [{"iteration": 0, "loss": None, "accuracy": accuracy}]
-    run = RunResult(parameters=params, history=history,
-                    seconds={"total": result.seconds, "server_busy": server.busy_seconds},
-                    bytes=result.bytes)
-    return run.report("irene", dataset=faces.source,
-                      meta={**ctx.meta(), "users": result.users, "epsilon": epsilon,
-                            "kept_fraction": (sum(server.kept_fraction) / len(server.kept_fraction)
-                                              if server.kept_fraction else 1.0),
-                            "updates_per_second": server.updates_per_second})
+    mean = {key: sum(u[key] for u in result.users) / len(result.users)
+            for key in result.users[0] if key.startswith(("accuracy", "verification"))}
+    epsilon = max(u.get("epsilon", 0.0) for u in result.users)
+    boot = result.bootstrap
+    print(f"Irene {'+'.join(stages)}, {users} users: "
+          + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in mean.items())
+          + (f"; bootstrapping (ε, δ) = ({epsilon:.3g}, {cfg.delta:g}) per user" if cfg.dp else "; no DP")
+          + (f"; the server applied {sum(boot.applied.values())} differences at {boot.updates_per_second:.0f}/s"
+             if boot else ""))
+    params = {"users": users, "stages": list(stages), "model": cfg.model, "feature_dim": cfg.feature_dim,
+              "ticks": cfg.ticks, "period": cfg.period, "beta": cfg.beta, "dropout": cfg.dropout, "lr": cfg.lr,
+              "batch": cfg.batch, "alpha": cfg.alpha, "tag_noise": cfg.tag_noise, "dp": cfg.dp,
+              "epsilon_per_batch": cfg.epsilon, "delta": cfg.delta, "clip": cfg.clip,
+              "metric_rounds": cfg.metric_rounds, "tune_ticks": cfg.tune_ticks, "tune_epsilon": cfg.tune_epsilon}
+    history = [{"iteration": 0, "loss": None, **mean}]
+    seconds = {"total": result.seconds}
+    for name in ("bootstrap", "tune"):
+        stage = getattr(result, name)
+        if stage is not None:
+            seconds[f"{name}_server_busy"] = stage.busy_seconds
+    run = RunResult(parameters=params, history=history, seconds=seconds, bytes=result.bytes)
+    meta = {**ctx.meta(), "users": result.users, "epsilon": epsilon}
+    if boot is not None:
+        meta.update(kept_fraction=(sum(boot.kept_fraction) / len(boot.kept_fraction) if boot.kept_fraction else 1.0),
+                    updates_per_second=boot.updates_per_second)
+    if result.metric is not None:
+        meta.update(metric_rounds=result.metric.rounds, metric_converged=bool(result.metric.converged))
+    return run.report("irene", dataset=faces.source, meta=meta)

@@ -24,7 +24,7 @@ those entries only. :class:`Thinning` maps a unit mask to the exchanged entries 
 server and user agree on them from the mask alone (the mask travels, not entry indices).
 
 What crosses the transport, and nothing else: small control dicts (``{"tick": i}`` requests, the
-unit mask, ``done`` with the user's optional summary of scalars), x̃ restricted to the kept entries (server → user) and β(x − x̃) on the same
+unit mask, ``done``), x̃ restricted to the kept entries (server → user) and β(x − x̃) on the same
 entries (user → server). Never images, tags, faceprints or ψ_l.
 """
 
@@ -127,7 +127,6 @@ class ServerResult:
     busy_seconds: float = 0.0
     seconds: float = 0.0
     kept_fraction: list = field(default_factory=list)
-    summaries: dict = field(default_factory=dict)
 
     @property
     def updates_per_second(self) -> float:
@@ -197,7 +196,6 @@ def easgd_server(transport, x0: np.ndarray, config: EASGDConfig, thinning: Thinn
             if user in outstanding:
                 raise ValueError(f"user {user} finished with an elastic difference still owed")
             done.add(user)
-            result.summaries[user] = msg.get("summary")
         else:
             raise ValueError(f"unexpected message from user {user}: {msg!r}")
         result.busy_seconds += time.perf_counter() - t0
@@ -214,17 +212,19 @@ def _fetch(transport, tick, server):
 
 
 def easgd_user(transport, learner, config: EASGDConfig, thinning: Thinning | None = None, *,
-               server: int = SERVER, summary=None) -> UserResult:
+               server: int = SERVER, download: bool = True) -> UserResult:
     """User k's side of Algorithm 1.
 
     ``learner`` holds x^k and the private data: ``shared() -> float32 vector`` (a copy of x^k),
     ``load_shared(x)``, and ``step(tick, units) -> loss`` (one SGD step on the model thinned by
-    the unit mask of the last exchange; ``units`` is None before any thinning). ``summary``, if
-    given, is called after the last tick and its dict of scalars travels with ``done``."""
-    _, x_tilde = _fetch(transport, None, server)                 # initialise: download x̃
-    thinning = thinning or NoThinning(x_tilde.size)
-    learner.load_shared(_check_vector(x_tilde, thinning.size, "the downloaded centre x̃"))   # x^k = x̃
-    result = UserResult(x=x_tilde)
+    the unit mask of the last exchange; ``units`` is None before any thinning). ``download=False`` continues from the
+    learner's own x^k (a later stage of a run) instead of Algorithm 1's initial x^k = x̃."""
+    if download:
+        _, x_tilde = _fetch(transport, None, server)             # initialise: download x̃
+        thinning = thinning or NoThinning(x_tilde.size)
+        learner.load_shared(_check_vector(x_tilde, thinning.size, "the downloaded centre x̃"))   # x^k = x̃
+    thinning = thinning or NoThinning(learner.shared().size)
+    result = UserResult(x=learner.shared())
     units = None
     for tick in range(config.ticks):                             # i^k = 0, 1, ...
         if tick % config.period == 0:                            # λ divides i^k
@@ -238,10 +238,7 @@ def easgd_user(transport, learner, config: EASGDConfig, thinning: Thinning | Non
                 transport.send(elastic, server, TAGS.elastic)    # the server: x̃ ← x̃ + β(x − x̃)
             result.exchanges.append(tick)
         result.losses.append(learner.step(tick, units))          # x^k ← x^k − η g(x^k)
-    done = {"kind": "done"}
-    if summary is not None:
-        done["summary"] = summary()
     with transport.in_phase("control"):
-        transport.send(done, server, TAGS.done)
+        transport.send({"kind": "done"}, server, TAGS.done)
     result.x = learner.shared()
     return result

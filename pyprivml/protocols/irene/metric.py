@@ -10,10 +10,11 @@ Three pieces, all on Mahalanobis metrics M ⪰ 0 with d_M(a, b) = (a − b)ᵀ M
   (j ⇝ i: j is one of the k target neighbours of i, its k nearest Euclidean neighbours of the same
   class), minimised by projected subgradient descent onto the PSD cone (eigenvalue clipping) with an
   adaptive step (× 1.2 after a decrease; a step that would increase ε is refused and the step halved,
-  so the recorded objective never increases). The impostor triplets are kept in a working set,
+  so the recorded objective never increases), taken by default in feature-standardised coordinates
+  (same ε, same cone, better-conditioned steps). The impostor triplets are kept in a working set,
   recomputed every few iterations and always a superset of the active ones: it holds every triplet
-  within ``buffer`` of the margin, and a *safety radius* ρ (no excluded triplet can become active while
-  ‖M − M_c‖_F < ρ, since |aᵀΔa| ≤ ‖Δ‖₂‖a‖²) forces a recomputation before one could, so every
+  within ``buffer`` of the margin, and a *safety radius* r (no excluded triplet can become active while
+  ‖M − M_c‖₂ < r, since |aᵀΔa| ≤ ‖Δ‖₂‖a‖²) forces a recomputation before one could, so every
   objective value and subgradient is exact. :func:`knn_accuracy` scores a metric.
 * MT-LMNN (eq. 7, Parameswaran & Weinberger 2010): user k's metric is M_k = W₀ + W_k, with W₀ shared
   and W_k private, minimising γ₀‖W₀ − I‖²_F + Σ_k (γ‖W_k‖²_F + ε_k(W₀ + W_k)). It is solved *across
@@ -22,10 +23,16 @@ Three pieces, all on Mahalanobis metrics M ⪰ 0 with d_M(a, b) = (a − b)ᵀ M
   coordinator keeps the consensus Z and the scaled dual prices U_k of the constraints W₀⁽ᵏ⁾ = Z.
   One round:
 
-      user k:       (W₀⁽ᵏ⁾, W_k) ← a few projected subgradient steps on
+      user k:       (W₀⁽ᵏ⁾, W_k) ← a few proximal projected (sub)gradient steps, warm-started, on
                     ε_k(W₀⁽ᵏ⁾ + W_k) + γ‖W_k‖² + (ρ/2)‖W₀⁽ᵏ⁾ − V_k‖²          (V_k = Z − U_k, received)
       coordinator:  Z ← Π_PSD((2γ₀ I + ρ Σ_k (W₀⁽ᵏ⁾ + U_k)) / (2γ₀ + Kρ)),  U_k ← U_k + W₀⁽ᵏ⁾ − Z,
-                    V_k ← Z − U_k sent back; ρ balanced between the residuals (U rescaled with it).
+                    V_k ← Z − U_k sent back; during the first rounds ρ is balanced between the
+                    primal and dual residuals (U rescaled with it), then fixed.
+
+  The hinge of ε_k is smoothed in the local steps with a δ that shrinks over the rounds (monotone
+  subgradient steps stall at its kinks, which leaves the copies of W₀ apart); every objective that is
+  reported, and :func:`mtlmnn_objective`, use the exact hinge. The users' metrics are M_k = Z + W_k,
+  the commonality metric (for fine-tuning ψ, eq. 8) is Z.
 
   Only d × d matrices about W₀ cross (W₀⁽ᵏ⁾ up, V_k and the final Z down) plus small control dicts;
   never W_k, data, labels or faceprints. :func:`mtlmnn_local_step` and :func:`mtlmnn_consensus_step`
@@ -51,6 +58,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..tags import tags_for
+
 __all__ = [
     "TAGS", "LMNNResult", "lmnn", "lmnn_objective", "knn_accuracy", "project_psd", "metric_factor", "embed",
     "target_neighbours", "MTLMNNConfig", "MTLMNNUserState", "MTLMNNCoordinatorState", "MTLMNNUserResult",
@@ -60,7 +69,7 @@ __all__ = [
 ]
 
 #: Message tags of the MT-LMNN roles (block 460..479).
-TAGS = {"hello": 460, "control": 461, "target": 462, "w0": 463, "final": 464}
+TAGS = {name: getattr(tags_for("irene"), f"metric_{name}") for name in ("hello", "control", "target", "w0", "final")}
 
 _GROW, _SHRINK = 1.2, 0.5
 
@@ -866,11 +875,12 @@ def mtlmnn_user(transport, X, y, config: MTLMNNConfig | None = None, coordinator
 
 # -- eq. 8: the triplet loss for fine-tuning ψ with the commonality metric ----------------------------
 
-def triplet_loss(anchor, positive, negative, L, margin=1.0, *, normalize=False):
+def triplet_loss(anchor, positive, negative, L, margin=1.0, *, normalize=False, check=True):
     """mean over triplets of [margin + ‖L(a − p)‖² − ‖L(a − n)‖²]₊ in torch (differentiable in a, p, n).
 
     ``L`` (m × d, torch or NumPy) is a factor of the commonality metric W₀ = LᵀL (:func:`metric_factor`);
-    ``normalize`` divides each feature vector by its norm first (ψ̂ of eq. 8)."""
+    ``normalize`` divides each feature vector by its norm first (ψ̂ of eq. 8); ``check=False`` skips
+    the data-dependent finiteness checks, which ``torch.func.vmap`` (per-sample gradients) cannot trace."""
     import torch
 
     a, p, n = anchor, positive, negative
@@ -882,10 +892,10 @@ def triplet_loss(anchor, positive, negative, L, margin=1.0, *, normalize=False):
     L = torch.as_tensor(L, dtype=a.dtype, device=a.device)
     if L.ndim != 2 or L.shape[1] != a.shape[1]:
         raise ValueError(f"triplet_loss: L must be (m, {a.shape[1]}), got {tuple(L.shape)}")
-    if not bool(torch.isfinite(L).all()):
-        raise ValueError("triplet_loss: L contains NaN or infinite values")
     margin = _check_real("margin", margin, 0.0)
-    if not all(bool(torch.isfinite(t.detach()).all()) for t in (a, p, n)):
+    if check and not bool(torch.isfinite(L).all()):
+        raise ValueError("triplet_loss: L contains NaN or infinite values")
+    if check and not all(bool(torch.isfinite(t.detach()).all()) for t in (a, p, n)):
         raise ValueError("triplet_loss: the features contain NaN or infinite values")
     if normalize:
         a, p, n = (torch.nn.functional.normalize(t, dim=1) for t in (a, p, n))

@@ -1,22 +1,28 @@
-"""Irene's collaborative bootstrapping over the transports (seed 001, Fig. 2-3, §III-A, §III-C, §III-D).
+"""Irene over the transports: the three training stages of Fig. 3 (seed 001, §III).
 
-Rank 0 is the parameter server; ranks 1..k are the users. Each user holds a private photo
-collection tagged with identity strings of its own choosing, a copy of ψ_g and ϕ, and its own
-ψ_l. Together they bootstrap ϕ ∘ ψ (stage 1 of Fig. 3) by asynchronous EASGD (Algorithm 1,
-:mod:`.easgd`) with the dropout-thinned exchange; every local step is one EM-like round of noisy
-bootstrapping (:mod:`.bootstrap`, eq. 2) on gradients made private by Algorithm 2
-(:mod:`.dpsgd`), accounted over the whole run.
+Rank 0 is the parameter server (and MT-LMNN's coordinator); ranks 1..k are the users. Each user
+holds a private photo collection tagged with identity strings of its own choosing, a copy of ψ_g
+and ϕ, and its own ψ_l (Fig. 2). The stages, separated by barriers:
 
-What crosses the transport: EASGD's thinned parameters and elastic differences, its control
-dicts, and with each user's ``done`` its summary (held-out accuracy, the ε it spent, tag
-statistics: scalars, so the report can show them; never images, tags, faceprints or ψ_l).
+1. ``bootstrap`` (§III-A, §III-C): ϕ ∘ ψ by asynchronous EASGD (Algorithm 1, :mod:`.easgd`) with
+   the dropout-thinned exchange; every local step is one EM-like round of noisy bootstrapping
+   (:mod:`.bootstrap`, eq. 2) on gradients made private by Algorithm 2 (:mod:`.dpsgd`).
+2. ``metric`` (§III-B): each user embeds its photos (ψ̂ = ψ/‖ψ‖) and the users solve MT-LMNN
+   (eq. 7, :mod:`.metric`) with the coordinator, exchanging only W₀: the commonality metric W₀
+   and each user's private M_k = W₀ + W_k.
+3. ``tune`` (eq. 8): ψ fine-tuned under W₀ by the triplet loss, again by EASGD, each gradient
+   released by the sparse vector technique (Algorithm 3) (:mod:`.tuning`).
 
->>> import numpy as np
->>> from pyprivml.protocols.irene.training import IreneConfig, run_bootstrap
+What crosses the transport: EASGD's thinned parameters, elastic differences and control dicts;
+MT-LMNN's W₀ copies and the coordinator's targets; and at the end each user's summary (held-out
+accuracy, verification accuracies, the (ε, δ) it spent, tag statistics: scalars, so the report
+can show them). Never images, tags, faceprints, W_k or ψ_l.
+
+>>> from pyprivml.protocols.irene.training import IreneConfig, run_irene
 >>> from pyprivml.protocols.irene.data import load_digits_identities
 >>> cfg = IreneConfig(users=2, ticks=6, period=3, batch=16, dp=False, seed=0)
->>> result = run_bootstrap(load_digits_identities(), cfg, transport="inprocess")
->>> sorted(result.server.applied.items())           # each user exchanged at ticks 0 and 3
+>>> result = run_irene(load_digits_identities(), cfg, stages=("bootstrap",), transport="inprocess")
+>>> sorted(result.bootstrap.applied.items())        # each user exchanged at ticks 0 and 3
 [(1, 2), (2, 2)]
 >>> set(result.users[0]) >= {"accuracy", "epsilon", "collisions"}
 True
@@ -24,7 +30,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -33,27 +38,32 @@ import numpy as np
 from ...comm import launch
 from ..config import check_choice, check_int, check_real
 from ..tags import tags_for
-from .easgd import SERVER, EASGDConfig, Thinning, easgd_server, easgd_user
+from .easgd import SERVER, EASGDConfig, easgd_server, easgd_user
+from .thinning import ModelThinning, thinned
 
-__all__ = ["IreneConfig", "ModelThinning", "TorchLearner", "BootstrapResult", "run_bootstrap",
-           "bootstrap_role"]
+__all__ = ["IreneConfig", "TorchLearner", "IreneResult", "STAGES", "run_irene", "irene_role"]
 
 TAGS = tags_for("irene")
 
 
 @dataclass(frozen=True, kw_only=True)
 class IreneConfig(EASGDConfig):
-    """One bootstrapping run: EASGD's β, λ, ticks and thinning dropout, and the users' learning
+    """One Irene run: EASGD's β, λ, ticks and thinning dropout, and the users' learning
     (η = ``lr``; ``momentum`` > 0 runs EAMSGD, the momentum variant of Algorithm 1 in [12]).
 
-    ``alpha`` weighs eq. 2 (1: plain cross entropy); ``tag_noise`` the fraction of tags replaced
-    by random ones (§IV-D); ``dp`` turns on Algorithm 2 with (``epsilon``, ``delta``) per batch
-    and clipping ``clip`` (γ₁; §IV-C, §IV-H defaults); ``classes`` n of ϕ (None: twice the
-    number of identities, so that SHA-1 tags rarely collide).
+    Bootstrapping: ``alpha`` weighs eq. 2 (1: plain cross entropy); ``tag_noise`` the fraction of
+    tags replaced by random ones (§IV-D); ``classes`` n of ϕ (None: twice the number of
+    identities, so that SHA-1 tags rarely collide); ``dp`` turns on Algorithm 2 with
+    (``epsilon``, ``delta``) per batch and clipping ``clip`` (γ₁). Metric: ``feature_dim`` d of
+    ψ, ``metric_k`` target neighbours, ``metric_rounds`` MT-LMNN exchanges. Tuning: ``tune_ticks``
+    EASGD ticks of ``tune_batch`` triplets at rate ``tune_lr`` with ``margin``; under ``dp``
+    Algorithm 3 with (``tune_epsilon``, ``tune_delta``) per batch (§IV-C) and its γ₂, γ₃, γ₄
+    defaults (:mod:`.dpsgd`).
     """
 
     users: int = 4
     model: str = "cnn"
+    feature_dim: int = 64
     lr: float = 0.05
     momentum: float = 0.9
     batch: int = 32
@@ -65,16 +75,26 @@ class IreneConfig(EASGDConfig):
     delta: float = 1e-3
     clip: float = 1.0
     test_fraction: float = 0.25
+    metric_k: int = 2
+    metric_rounds: int = 30
+    tune_ticks: int = 20
+    tune_lr: float = 0.01
+    tune_batch: int = 32
+    margin: float = 0.5
+    tune_epsilon: float = 1.0
+    tune_delta: float = 1e-3
 
     def validate(self) -> None:
         super().validate()
         check_int("users", self.users, minimum=1)
         check_choice("model", self.model, ("cnn", "vgg"))
-        check_real("lr", self.lr, positive=True)
+        for name in ("feature_dim", "batch", "metric_k", "metric_rounds", "tune_ticks", "tune_batch"):
+            check_int(name, getattr(self, name), minimum=1)
+        for name in ("lr", "tune_lr", "margin"):
+            check_real(name, getattr(self, name), positive=True)
         check_real("momentum", self.momentum, non_negative=True)
         if not self.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-        check_int("batch", self.batch, minimum=1)
         check_real("alpha", self.alpha, positive=True)
         if self.alpha > 1:
             raise ValueError(f"alpha (eq. 2's weight of the tags) must lie in (0, 1], got {self.alpha!r}")
@@ -86,61 +106,11 @@ class IreneConfig(EASGDConfig):
             from ...dp import check_epsilon_delta
 
             check_epsilon_delta(self.epsilon, self.delta)
+            check_epsilon_delta(self.tune_epsilon, self.tune_delta)
             check_real("clip", self.clip, positive=True, hint="γ₁ of Algorithm 2")
         check_real("test_fraction", self.test_fraction, positive=True)
         if not self.test_fraction < 1:
             raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction!r}")
-
-
-class ModelThinning(Thinning):
-    """:class:`.easgd.Thinning` for an :class:`~.model.IreneNet`: the unit groups of
-    :func:`~.model.fc_units`, the entries of :func:`~.model.exchange_masks`, flattened in the
-    order of ``shared_parameters()``."""
-
-    def __init__(self, model):
-        from .model import fc_units
-
-        self.model = model
-        size = sum(p.numel() for p in model.shared_parameters().values())
-        super().__init__(size, fc_units(model))
-
-    def split(self, units) -> dict:
-        units = self.check_units(units)
-        out, start = {}, 0
-        for group, n in self.groups.items():
-            out[group] = units[start:start + n]
-            start += n
-        return out
-
-    def entries(self, units) -> np.ndarray:
-        from .model import exchange_masks
-
-        masks = exchange_masks(self.model, self.split(units))
-        return np.concatenate([m.reshape(-1).numpy() for m in masks.values()])
-
-
-@contextlib.contextmanager
-def thinned(model, unit_masks: dict | None):
-    """Train the thinned model of §III-C: the server's unit masks replace random dropout in the
-    fully connected layers (kept units scaled by 1/(1 − p), dropped units output 0)."""
-    import torch
-
-    if unit_masks is None:
-        yield
-        return
-    keep = 1.0 - model.dropout if model.dropout > 0 else 1.0
-    scale = {g: torch.as_tensor(m, dtype=torch.float32) / keep for g, m in unit_masks.items()}
-    handles = [layer.register_forward_hook(lambda mod, inp, out, s=scale[f"psi_g.fc.{k}"]: out * s)
-               for k, layer in enumerate(model.psi_g.fc)]
-    handles.append(model.psi_l.register_forward_hook(lambda mod, inp, out: out * scale["features"]))
-    rates = (model.psi_g.dropout.p, model.feature_dropout.p)
-    model.psi_g.dropout.p = model.feature_dropout.p = 0.0    # the masks are the dropout
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-        model.psi_g.dropout.p, model.feature_dropout.p = rates
 
 
 class TorchLearner:
@@ -164,12 +134,17 @@ class TorchLearner:
                    if config.dp else None)
         self.changed = 0
 
-    def shared(self) -> np.ndarray:
+    @staticmethod
+    def flatten(model) -> np.ndarray:
+        """The shared parameters (ψ_g, ϕ) of ``model`` as one float32 vector, in a fixed order."""
         import torch
 
         with torch.no_grad():
-            return torch.cat([p.detach().reshape(-1) for p in self.model.shared_parameters().values()]
+            return torch.cat([p.detach().reshape(-1) for p in model.shared_parameters().values()]
                              ).numpy().astype(np.float32, copy=True)
+
+    def shared(self) -> np.ndarray:
+        return self.flatten(self.model)
 
     def load_shared(self, x) -> None:
         import torch
@@ -205,11 +180,17 @@ class TorchLearner:
         return 0.0 if self.dp is None else float(self.dp.epsilon_spent())
 
 
-@dataclass
-class BootstrapResult:
-    """The server's side of the run and every user's summary (held-out accuracy, ε, tag statistics)."""
+STAGES = ("bootstrap", "metric", "tune")
 
-    server: object
+
+@dataclass
+class IreneResult:
+    """The server's view of a run: each EASGD stage's :class:`~.easgd.ServerResult`, the MT-LMNN
+    coordinator's result, every user's summary, the server's traffic per phase and the seconds."""
+
+    bootstrap: object = None
+    metric: object = None
+    tune: object = None
     users: list = field(default_factory=list)
     config: IreneConfig | None = None
     bytes: dict = field(default_factory=dict)
@@ -226,58 +207,127 @@ def _user_data(faceset, config: IreneConfig, user: int):
     return train_test_split(mine, config.test_fraction, seed=seed * 1000 + user)
 
 
-def bootstrap_role(faceset, config: IreneConfig, *, progress=None):
+def _check_stages(stages) -> tuple:
+    stages = tuple(stages)
+    if not stages or any(s not in STAGES for s in stages) or list(stages) != sorted(stages, key=STAGES.index):
+        raise ValueError(f"stages must be a non-empty ordered selection of {STAGES}, got {stages!r}")
+    if "tune" in stages and "metric" not in stages:
+        raise ValueError("the tune stage needs the metric stage before it (it tunes under MT-LMNN's W0)")
+    return stages
+
+
+def _server(transport, model, config: IreneConfig, stages, progress) -> IreneResult:
+    from .metric import mtlmnn_coordinator
+
+    thinning = ModelThinning(model)
+    centre = TorchLearner.flatten(model)
+    result = IreneResult(config=config)
+    if "bootstrap" in stages:
+        result.bootstrap = easgd_server(transport, centre, config, thinning, progress=progress)
+        centre = result.bootstrap.centre
+        transport.barrier()
+    if "metric" in stages:
+        result.metric = mtlmnn_coordinator(transport, config.users, _metric_config(config))
+        transport.barrier()
+    if "tune" in stages:
+        result.tune = easgd_server(transport, centre, config.replace(ticks=config.tune_ticks), thinning)
+        transport.barrier()
+    with transport.in_phase("summary"):
+        result.users = [transport.recv(u, TAGS.stage, timeout=config.timeout)[0] for u in range(1, transport.size)]
+    return result
+
+
+def _metric_config(config: IreneConfig):
+    from .metric import MTLMNNConfig
+
+    return MTLMNNConfig(k=config.metric_k, rounds=config.metric_rounds, timeout=config.timeout)
+
+
+def _user(transport, model, faceset, config: IreneConfig, stages, n_classes: int) -> dict:
+    import torch
+
+    from .dpsgd import SparseVectorGradient
+    from .identity import TagSpace, add_tag_noise
+    from .metric import metric_factor, mtlmnn_user
+    from .tuning import TripletLearner, normalized_features, verify
+
+    seed, rank = config.seed or 0, transport.rank
+    torch.manual_seed(seed * 1000 + rank)
+    for p in model.local_parameters().values():      # ψ_l is the user's own (Fig. 2)
+        torch.nn.init.normal_(p, std=0.05)
+    train, test = _user_data(faceset, config, rank)
+    space = TagSpace(n_classes, key=b"irene-preshared")
+    tags = train.tags                                # the identity strings this user chose
+    noisy = add_tag_noise(tags, config.tag_noise, np.random.default_rng(seed * 1000 + rank))
+    targets = space.indices(noisy.tags)
+    thinning = ModelThinning(model)
+    learner = TorchLearner(model, train.images, targets, config, thinning, seed=seed * 1000 + rank)
+    rng = np.random.default_rng(seed * 1000 + rank)
+    summary = {"user": rank, "photos": len(train), "collisions": space.collisions(sorted(set(tags))),
+               "noisy_tags": int(noisy.changed.sum())}
+    if "bootstrap" in stages:
+        easgd_user(transport, learner, config, thinning)
+        transport.barrier()
+        summary.update(accuracy=learner.accuracy(test.images, space.indices(test.tags)),
+                       epsilon=learner.epsilon(), delta=config.delta if config.dp else 0.0,
+                       tags_changed=learner.changed)
+    if "metric" in stages:
+        features = normalized_features(model, train.images)
+        mine = mtlmnn_user(transport, features, targets, _metric_config(config))   # sends only W₀
+        transport.barrier()
+        held_out = normalized_features(model, test.images)
+        identity = np.eye(held_out.shape[1])
+        summary.update(verification_euclidean=verify(held_out, test.identities, identity, rng),
+                       verification_own_metric=verify(held_out, test.identities, mine.M, rng),
+                       verification_commonality=verify(held_out, test.identities, mine.W0, rng))
+    if "tune" in stages:
+        svt = (SparseVectorGradient(epsilon=config.tune_epsilon, delta=config.tune_delta,
+                                    batch_size=config.tune_batch) if config.dp else None)
+        tuner = TripletLearner(learner, metric_factor(mine.W0), targets, train.images,
+                               lr=config.tune_lr, batch=config.tune_batch, margin=config.margin, svt=svt,
+                               seed=seed * 1000 + rank)
+        # each user continues from its own x^k, the server from its centre
+        easgd_user(transport, tuner, config.replace(ticks=config.tune_ticks), thinning, download=False)
+        transport.barrier()
+        held_out = normalized_features(model, test.images)
+        summary.update(verification_tuned=verify(held_out, test.identities, mine.W0, rng),
+                       tune_epsilon=tuner.epsilon(), tune_delta=config.tune_delta if config.dp else 0.0)
+    with transport.in_phase("summary"):
+        transport.send(summary, SERVER, TAGS.stage)
+    return summary
+
+
+def irene_role(faceset, config: IreneConfig, stages=STAGES, *, progress=None):
     """The role of every rank: the parameter server on rank 0, user ``rank`` elsewhere."""
     import torch
 
-    from .identity import TagSpace, add_tag_noise
     from .model import make_model
 
+    stages = _check_stages(stages)
+    if "metric" in stages and config.users < 2:
+        raise ValueError(f"the metric stage (MT-LMNN) needs at least 2 users to share W0, got users = {config.users}")
     n_classes = config.classes or 2 * faceset.n_identities
-    shape = tuple(faceset.images.shape[1:])
 
     def role(transport):
         torch.set_num_threads(1)           # many ranks share the cores; one thread each
-        seed = config.seed or 0
-        model = make_model(config.model, n_classes=n_classes, image_shape=shape, dropout=config.dropout,
-                           seed=seed)      # ψ_g and ϕ start equal everywhere: x^k = x̃
-        thinning = ModelThinning(model)
+        model = make_model(config.model, n_classes=n_classes, image_shape=faceset.image_shape,
+                           feature_dim=config.feature_dim, dropout=config.dropout,
+                           seed=config.seed or 0)      # ψ_g and ϕ start equal everywhere: x^k = x̃
         if transport.rank == SERVER:
-            learner = TorchLearner(model, faceset.images[:1], [0], config.replace(dp=False), thinning, seed=seed)
-            server = easgd_server(transport, learner.shared(), config, thinning, progress=progress)
-            users = [server.summaries[u] for u in sorted(server.summaries)]
-            return BootstrapResult(server=server, users=users, config=config)
-        torch.manual_seed(seed * 1000 + transport.rank)
-        for p in model.local_parameters().values():   # ψ_l is the user's own (Fig. 2)
-            torch.nn.init.normal_(p, std=0.05)
-        train, test = _user_data(faceset, config, transport.rank)
-        space = TagSpace(n_classes, key=b"irene-preshared")
-        tags = train.tags                  # the identity strings this user chose for its photos
-        noisy = add_tag_noise(tags, config.tag_noise, np.random.default_rng(seed * 1000 + transport.rank))
-        learner = TorchLearner(model, train.images, space.indices(noisy.tags), config, thinning,
-                               seed=seed * 1000 + transport.rank)
-        start = time.perf_counter()
-
-        def summary():
-            return {"user": transport.rank, "accuracy": learner.accuracy(test.images, space.indices(test.tags)),
-                    "epsilon": learner.epsilon(), "delta": config.delta if config.dp else 0.0,
-                    "collisions": space.collisions(sorted(set(tags))), "tags_changed": learner.changed,
-                    "noisy_tags": int(noisy.changed.sum()), "photos": len(train),
-                    "seconds": time.perf_counter() - start}
-
-        return easgd_user(transport, learner, config, thinning, summary=summary)
+            return _server(transport, model, config, stages, progress)
+        return _user(transport, model, faceset, config, stages, n_classes)
 
     return role
 
 
-def run_bootstrap(faceset, config: IreneConfig, *, transport="auto", network=None, progress=None,
-                  record_payloads=False, return_launch=False):
-    """Bootstrap ϕ ∘ ψ with ``config.users`` users; the server's :class:`BootstrapResult` (None on
+def run_irene(faceset, config: IreneConfig, stages=STAGES, *, transport="auto", network=None, progress=None,
+              record_payloads=False, return_launch=False):
+    """Run the ``stages`` with ``config.users`` users; the server's :class:`IreneResult` (None on
     MPI user ranks)."""
     from ..result import traffic_by_phase
 
     start = time.perf_counter()
-    run = launch(bootstrap_role(faceset, config, progress=progress), config.users + 1, transport,
+    run = launch(irene_role(faceset, config, stages, progress=progress), config.users + 1, transport,
                  network=network, record_payloads=record_payloads)
     result = run.master
     if result is not None:
