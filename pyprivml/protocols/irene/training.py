@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,7 +59,8 @@ class IreneConfig(EASGDConfig):
     ψ, ``metric_k`` target neighbours, ``metric_rounds`` MT-LMNN exchanges. Tuning: ``tune_ticks``
     EASGD ticks of ``tune_batch`` triplets at rate ``tune_lr`` with ``margin``; under ``dp``
     Algorithm 3 with (``tune_epsilon``, ``tune_delta``) per batch (§IV-C) and its γ₂, γ₃, γ₄
-    defaults (:mod:`.dpsgd`).
+    defaults (:mod:`.dpsgd`). ``save_dir``: each user writes its model, metric and tagged
+    collection there (``user<rank>.pt``, for ``pyprivml irene tag``).
     """
 
     users: int = 4
@@ -83,6 +85,7 @@ class IreneConfig(EASGDConfig):
     margin: float = 0.5
     tune_epsilon: float = 1.0
     tune_delta: float = 1e-3
+    save_dir: str | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -243,7 +246,7 @@ def _metric_config(config: IreneConfig):
     return MTLMNNConfig(k=config.metric_k, rounds=config.metric_rounds, timeout=config.timeout)
 
 
-def _user(transport, model, faceset, config: IreneConfig, stages, n_classes: int) -> dict:
+def _user(transport, model, spec: dict, faceset, config: IreneConfig, stages, n_classes: int) -> dict:
     import torch
 
     from .dpsgd import SparseVectorGradient
@@ -292,6 +295,11 @@ def _user(transport, model, faceset, config: IreneConfig, stages, n_classes: int
         held_out = normalized_features(model, test.images)
         summary.update(verification_tuned=verify(held_out, test.identities, mine.W0, rng),
                        tune_epsilon=tuner.epsilon(), tune_delta=config.tune_delta if config.dp else 0.0)
+    if config.save_dir is not None:
+        from .app import save_user_state
+
+        L = metric_factor(mine.M) if "metric" in stages else np.eye(model.feature_dim)
+        save_user_state(Path(config.save_dir) / f"user{rank}.pt", model, spec, L, train.images, noisy.tags)
     with transport.in_phase("summary"):
         transport.send(summary, SERVER, TAGS.stage)
     return summary
@@ -310,12 +318,12 @@ def irene_role(faceset, config: IreneConfig, stages=STAGES, *, progress=None):
 
     def role(transport):
         torch.set_num_threads(1)           # many ranks share the cores; one thread each
-        model = make_model(config.model, n_classes=n_classes, image_shape=faceset.image_shape,
-                           feature_dim=config.feature_dim, dropout=config.dropout,
-                           seed=config.seed or 0)      # ψ_g and ϕ start equal everywhere: x^k = x̃
+        spec = dict(kind=config.model, n_classes=n_classes, image_shape=faceset.image_shape,
+                    feature_dim=config.feature_dim, dropout=config.dropout, seed=config.seed or 0)
+        model = make_model(**spec)         # ψ_g and ϕ start equal everywhere: x^k = x̃
         if transport.rank == SERVER:
             return _server(transport, model, config, stages, progress)
-        return _user(transport, model, faceset, config, stages, n_classes)
+        return _user(transport, model, spec, faceset, config, stages, n_classes)
 
     return role
 
