@@ -359,7 +359,7 @@ def test_detector_finds_the_astronaut_face():
 def test_merge_boxes_and_detector_bad_input():
     merged = merge_boxes([Box(62, 187, 97, 97), Box(74, 178, 90, 90), Box(300, 300, 50, 50)])
     assert sorted(merged) == [Box(68, 182, 94, 94), Box(300, 300, 50, 50)]
-    with pytest.raises(ValueError, match="photo is a grey"):
+    with pytest.raises(ValueError, match="expected a grey"):
         detect_faces(np.zeros((4, 4, 2)))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         detect_faces(np.full((50, 50), 3.0))

@@ -36,8 +36,10 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .data import to_grey
+
 __all__ = ["Box", "Face", "Suggestion", "TaggedCollection", "default_detector", "detect_faces", "merge_boxes", "crop_face",
-           "embed_crops", "tag_photo"]
+           "embed_crops", "tag_photo", "save_user_state", "load_user_state"]
 
 
 class Box(NamedTuple):
@@ -88,28 +90,6 @@ def _check_size(size) -> tuple[int, int]:
     return out
 
 
-def _grey(photo) -> np.ndarray:
-    """A photo as (H, W) float grey in [0, 1]."""
-    from skimage import color, util
-
-    img = np.asarray(photo)
-    if img.ndim == 3 and img.shape[-1] == 4:
-        img = color.rgba2rgb(img)
-    if img.ndim == 3 and img.shape[-1] == 3:
-        img = color.rgb2gray(img)
-    elif img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if img.ndim != 2 or min(img.shape) < 1:
-        raise ValueError(f"a photo is a grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image; got shape {img.shape}")
-    if np.issubdtype(img.dtype, np.integer) or img.dtype == bool:
-        img = util.img_as_float(img)
-    img = np.asarray(img, dtype=np.float64)
-    if not np.all(np.isfinite(img)) or img.min() < 0.0 or img.max() > 1.0:
-        raise ValueError("a float photo must hold finite values in [0, 1] (integer photos are rescaled)")
-    return img
-
-
-@functools.lru_cache(maxsize=1)
 def default_detector():
     """scikit-image's LBP frontal-face cascade (OpenCV's lbpcascade_frontalface)."""
     from skimage import data, feature
@@ -177,7 +157,7 @@ def detect_faces(photo, *, crop_size=25, detector=None, scale_factor: float = 1.
     face as two nested boxes; boxes overlapping by `merge_threshold` of the smaller one are
     merged (:func:`merge_boxes`; None keeps them all). Crops are resized to `crop_size`, the model's input size (see :func:`crop_face`).
     """
-    grey = _grey(photo)
+    grey = to_grey(photo)
     size = _check_size(crop_size)
     min_size = _check_size(min_size)
     max_size = tuple(grey.shape) if max_size is None else _check_size(max_size)

@@ -310,12 +310,33 @@ def train_test_split(faceset: FaceSet, test_fraction: float = 0.2, seed: int = 0
 # real formats
 
 
+def to_grey(photo) -> np.ndarray:
+    """A photo as (H, W) float64 grey in [0, 1]: RGB and RGBA are converted, integer images rescaled."""
+    from skimage import color, util
+
+    img = np.asarray(photo)
+    if img.ndim == 3 and img.shape[-1] == 4:
+        img = color.rgba2rgb(img)
+    if img.ndim == 3 and img.shape[-1] == 3:
+        img = color.rgb2gray(img)
+    elif img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim != 2 or min(img.shape) < 1:
+        raise ValueError(f"expected a grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image, got shape {img.shape}")
+    if np.issubdtype(img.dtype, np.integer) or img.dtype == bool:
+        img = util.img_as_float(img)
+    img = np.asarray(img, dtype=np.float64)
+    if not np.all(np.isfinite(img)) or img.min() < 0.0 or img.max() > 1.0:
+        raise ValueError("a float image must hold finite values in [0, 1] (integer images are rescaled)")
+    return img
+
+
 def read_image(path, image_size=None, *, expect_shape=None, center_fraction: float = 1.0) -> np.ndarray:
     """One image file as (H, W) grey float in [0, 1]: read with ``skimage.io.imread``, RGB(A)
     converted to grey, the central `center_fraction` of each side kept, then resized to
     `image_size` (int or (height, width); None keeps the size). `expect_shape` (height, width)
     refuses an image of any other raw size, e.g. (250, 250) for LFW."""
-    from skimage import color, io, transform, util
+    from skimage import io, transform
 
     path = Path(path)
     if not path.is_file():
@@ -324,19 +345,12 @@ def read_image(path, image_size=None, *, expect_shape=None, center_fraction: flo
         img = np.asarray(io.imread(path))
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
         raise ValueError(f"{path} is not a readable image: {exc}") from None
-    if img.ndim == 3 and img.shape[-1] == 4:
-        img = color.rgba2rgb(img)
-    if img.ndim == 3 and img.shape[-1] == 3:
-        img = color.rgb2gray(img)
-    elif img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if img.ndim != 2 or min(img.shape) < 1:
-        raise ValueError(f"{path}: expected a grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image, got shape {img.shape}")
+    try:
+        img = to_grey(img)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     if expect_shape is not None and tuple(img.shape) != tuple(expect_shape):
         raise ValueError(f"{path}: expected an image of {tuple(expect_shape)} pixels, got {tuple(img.shape)}")
-    if np.issubdtype(img.dtype, np.integer) or img.dtype == bool:
-        img = util.img_as_float(img)
-    img = np.asarray(img, dtype=np.float64)
     if not 0.0 < center_fraction <= 1.0:
         raise ValueError(f"center_fraction must lie in (0, 1], got {center_fraction}")
     if center_fraction < 1.0:
