@@ -9,3 +9,26 @@
 * :mod:`.data`: the offline stand-in identity sets and loaders for LFW / CASIA-WebFace;
 * :mod:`.app`: photo → faces → faceprints → tag suggestions (§II-B).
 """
+
+import importlib
+
+#: Public names, loaded from their modules on first use (torch and scikit-image load only then).
+_NAMES = {
+    "IreneConfig": "training", "IreneResult": "training", "run_irene": "training", "STAGES": "training",
+    "make_model": "model", "IreneNet": "model", "table3_parameter_counts": "model", "faceprint": "model",
+    "TagSpace": "identity", "add_tag_noise": "identity",
+    "noisy_bootstrap_loss": "bootstrap", "bootstrap_step": "bootstrap",
+    "DPGradient": "dpsgd", "SparseVectorGradient": "dpsgd", "per_sample_gradients": "dpsgd",
+    "EASGDConfig": "easgd", "easgd_server": "easgd", "easgd_user": "easgd", "ModelThinning": "thinning",
+    "lmnn": "metric", "mtlmnn": "metric", "MTLMNNConfig": "metric", "triplet_loss": "metric",
+    "load_lfw_standin": "data", "load_digits_identities": "data", "load_lfw_pairs": "data",
+    "load_identity_folders": "data", "verification_accuracy": "data",
+    "TaggedCollection": "app", "detect_faces": "app", "tag_photo": "app",
+}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
