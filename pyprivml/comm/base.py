@@ -185,6 +185,10 @@ class Transport(ABC):
         self._count_send(payload, dest, tag, time.perf_counter() - t0)
         return req
 
+    def probe(self, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> bool:
+        """Whether a message from ``source`` with ``tag`` is waiting (nothing is received)."""
+        return self._probe(source, tag)
+
     def irecv(self, source: int = ANY_SOURCE, tag: int = ANY_TAG) -> Request:
         """Start a receive; ``wait()`` returns (payload, source) and counts it like ``recv``."""
         return PendingRecv(self, source, tag)
