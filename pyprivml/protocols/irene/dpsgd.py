@@ -139,7 +139,8 @@ def per_sample_gradients(model: torch.nn.Module, loss_fn, images: torch.Tensor, 
         loss = loss_fn(out, y.unsqueeze(0))
         return loss, loss.detach()
 
-    grads, losses = vmap(grad(loss_one, has_aux=True), in_dims=(None, 0, 0), chunk_size=chunk_size)(
+    grads, losses = vmap(grad(loss_one, has_aux=True), in_dims=(None, 0, 0), chunk_size=chunk_size,
+                         randomness="different")(
         selected, images, targets)
     return (grads, losses) if return_loss else grads
 
@@ -206,8 +207,19 @@ class DPGradient:
         self.batch_size = _check_dataset_size(batch_size)
         if accountant is not None and not isinstance(accountant, PrivacyAccountant):
             raise TypeError(f"accountant must be a pyprivml.dp.PrivacyAccountant, got {type(accountant).__name__}")
-        self.accountant = PrivacyAccountant("rdp") if accountant is None else accountant
+        self._accountant = PrivacyAccountant("rdp") if accountant is None else accountant
+        self._pending: dict = {}   # (noise multiplier, sampling rate) -> releases not yet composed
         self.steps = 0
+
+    @property
+    def accountant(self) -> PrivacyAccountant:
+        """The accountant, with every release so far composed into it. Releases are counted per
+        step and composed when the accountant is read: composing a subsampled Gaussian costs more
+        than a whole non-private step, and n steps at once cost what one does."""
+        for (z, q), steps in self._pending.items():
+            self._accountant.add_gaussian(z, steps, q)
+        self._pending.clear()
+        return self._accountant
 
     @property
     def sigma(self) -> float:
@@ -237,7 +249,8 @@ class DPGradient:
         G = flatten_per_sample(grads)
         mean = self.mechanism(G, noise=noise)
         if noise:
-            self.accountant.add_gaussian(self.noise_multiplier, 1, self.sampling_rate(G.shape[0]))
+            key = (self.noise_multiplier, self.sampling_rate(G.shape[0]))
+            self._pending[key] = self._pending.get(key, 0) + 1
             self.steps += 1
         return unflatten(mean, grads)
 

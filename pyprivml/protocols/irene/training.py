@@ -75,7 +75,7 @@ class IreneConfig(EASGDConfig):
     dp: bool = True
     epsilon: float = 0.5
     delta: float = 1e-3
-    clip: float = 1.0
+    clip: float = 0.01                     # γ₁ of §IV-H
     test_fraction: float = 0.25
     metric_k: int = 2
     metric_rounds: int = 30
