@@ -129,3 +129,31 @@ def test_irene_bootstrap_under_mpiexec(tmp_path):
     assert data["meta"]["transport"] == "mpi" and data["parameters"]["users"] == 2
     assert [u["user"] for u in data["meta"]["users"]] == [1, 2]
     assert data["bytes"]["updates"] > 0 and data["bytes"]["centre"] > 0
+
+
+def test_gradientcoin_toy_under_mpiexec(tmp_path):
+    """Seed 000 with one rank per node: the aggregators race over MPI and every rank's chain
+    equals centralised gradient descent bit for bit."""
+    script = tmp_path / "toy.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from pyprivml.protocols.gradientcoin.toy import ToyConfig, centralised_gd, run_toy
+
+        rng = np.random.default_rng(0)
+        X = np.hstack([rng.normal(size=(40, 5)), np.ones((40, 1))])
+        y = X @ rng.normal(size=6)
+        parts = [(X[:20], y[:20]), (X[20:], y[20:])]
+        cfg = ToyConfig(gamma=0.5, alpha=0.01, rounds=5, bits=0x1F00FFFF, seed=0)
+        run = run_toy(parts, np.zeros(6), cfg)
+        mine = run.results[run.rank]
+        want = centralised_gd(parts, np.zeros(6), cfg.gamma, cfg.alpha, cfg.rounds)
+        ok = all(np.array_equal(a, b) for a, b in zip(mine.weights, want)) and len(mine.weights) == 5
+        line = f"{run.rank} {ok} {mine.hashes[-1].hex()} {''.join(str(w) for w in mine.winners)}"
+        open(OUT_DIR + f"/rank{run.rank}.txt", "w").write(line)   # a file per rank: stdout lines interleave
+    """).replace("OUT_DIR", repr(str(tmp_path))))
+    _mpiexec(4, [str(script)], timeout=120)
+    lines = sorted((tmp_path / f"rank{r}.txt").read_text().split() for r in range(4))
+    assert [l[0] for l in lines] == ["0", "1", "2", "3"]
+    assert all(l[1] == "True" for l in lines)
+    assert len({l[2] for l in lines}) == 1          # one tip everywhere
+    assert len({l[3] for l in lines}) == 1          # the same winners everywhere
