@@ -18,14 +18,13 @@ Groups:
   image_shape=(1, 25, 25))``), in train mode under the server's unit masks at dropout 0.5
   (``thinned``), exactly as ``TorchLearner.step`` runs it. Baseline: ``dp=None``. Contenders:
   Algorithm 2 through :class:`DPGradient` as TorchLearner builds it (SecureRandom noise, RDP
-  accounting at q = B/N), seeded PCG64 noise, ``chunk_size=25`` (the seed's mini-batch), and three
-  PROTOTYPES of suggested changes that live only in this file (accounting deferred to the first
-  ``epsilon`` query; per-parameter clipping without the (B, D) concatenation; clipping and
-  summing chunk by chunk so that no (B, D) tensor exists). ``part:`` rows time pieces of the
-  default private step on their own. Most of the private step's time is the kernel zero-filling
-  fresh pages: glibc hands the ~B x D x 4-byte tensors back to the OS after every step (they are
-  above its mmap threshold); run with ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000``
-  to see the step without that (docs/BENCHMARKS.md, "Irene (issue 10)").
+  accounting at q = B/N, deferred to the first ``epsilon`` query; the batch streamed through
+  vmap in chunks of ``STREAM_CHUNK``, each chunk clipped and summed at once), seeded PCG64
+  noise, and other chunk sizes (8, the seed's mini-batch of 25, the whole batch). ``part:`` rows
+  time pieces of the private step on their own. Large chunks are slow mostly because the kernel
+  zero-fills fresh pages: glibc hands tensors above its mmap threshold back to the OS after every
+  step; run with ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000`` to see the step
+  without that (docs/BENCHMARKS.md, "Irene (issue 10)").
 * ``irene M-step vs Opacus B={B}``: gradient + ``optimizer.step`` only (no E-step) on the same CNN
   built with dropout 0 in train mode (Opacus records activations only in train mode, and its
   backward hooks see the output *after* ``thinned``'s forward hooks, which gives wrong per-sample
@@ -53,7 +52,6 @@ summary (also in each benchmark's ``extra_info``, see ``--benchmark-json``).
 from __future__ import annotations
 
 import os
-from collections import Counter
 from functools import partial
 
 import numpy as np
@@ -62,11 +60,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="the Irene benchmarks need torch")
 
 from pyprivml.comm import launch, payload_nbytes  # noqa: E402
-from pyprivml.dp import PrivacyAccountant  # noqa: E402
 from pyprivml.protocols.irene import bootstrap as irene_bootstrap  # noqa: E402
 from pyprivml.protocols.irene import easgd, model as irene_model, training  # noqa: E402
 from pyprivml.protocols.irene.dpsgd import (  # noqa: E402
-    DPGradient, MINI_BATCH, flatten_per_sample, per_sample_gradients, write_gradients,
+    DPGradient, MINI_BATCH, STREAM_CHUNK, per_sample_gradients,
 )
 from pyprivml.protocols.irene.thinning import ModelThinning, thinned  # noqa: E402
 
@@ -133,102 +130,9 @@ def _batch(B, seed=0):
     return images, tags
 
 
-class _DeferredAccountant(PrivacyAccountant):
-    """PROTOTYPE (benchmark only) of a suggested change: count identical Gaussian steps and
-    compose them once, when an epsilon is asked for. RdpAccountant.compose(event, k) costs about
-    the same for k = 1 and k = 10^4, so this removes the per-step RDP evaluation."""
-
-    def __init__(self):
-        super().__init__("rdp")
-        self._pending = Counter()
-
-    def add_gaussian(self, noise_multiplier, steps=1, sampling_rate=1.0):
-        self._pending[(float(noise_multiplier), float(sampling_rate))] += int(steps)
-
-    def flush(self):
-        for (z, q), k in self._pending.items():
-            super().add_gaussian(z, k, q)
-        self._pending.clear()
-
-    def epsilon(self, delta):
-        self.flush()
-        return super().epsilon(delta)
-
-
-class _PerParameterDP(DPGradient):
-    """PROTOTYPE (benchmark only) of a suggested change to ``DPGradient.privatize``: the same
-    Algorithm 2, but per-sample norms summed over the parameter tensors and the clipped sum taken
-    per tensor (``tensordot``), so the (B, D) matrix of ``flatten_per_sample`` is never built."""
-
-    def privatize(self, grads, *, noise=True):
-        B = next(iter(grads.values())).shape[0]
-        sq = sum(g.reshape(B, -1).square().sum(dim=1) for g in grads.values())
-        if not bool(torch.isfinite(sq).all()):
-            raise ValueError("non-finite per-sample gradient")
-        factors = 1.0 / torch.clamp(sq.sqrt() / self.clip, min=1.0)
-        sizes = [g[0].numel() for g in grads.values()]
-        z = None
-        if noise:
-            z = torch.as_tensor(self.mechanism.noise_source.normal(self.sigma, sum(sizes)))
-            self.accountant.add_gaussian(self.noise_multiplier, 1, self.sampling_rate(B))
-            self.steps += 1
-        out, start = {}, 0
-        for (name, g), size in zip(grads.items(), sizes):
-            total = torch.tensordot(factors.to(g.dtype), g, dims=1)
-            if z is not None:
-                total = total + z[start:start + size].reshape(total.shape).to(g.dtype)
-            out[name] = total / B
-            start += size
-        return out
-
-
-class _StreamingDP(DPGradient):
-    """PROTOTYPE (benchmark only) of a suggested change to ``DPGradient.backward``: per-sample
-    gradients of ``chunk_size`` samples at a time, each chunk clipped and added to a running sum
-    at once, so no (B, D) tensor (160 MB at B = 94) is ever allocated; noise and accounting once
-    per batch as before. (The library's ``chunk_size`` only splits vmap and concatenates.)"""
-
-    def clipped_sum(self, model, loss_fn, images, targets, params=None, chunk_size=16):
-        total, losses = None, []
-        for start in range(0, images.shape[0], chunk_size):
-            grads, loss = per_sample_gradients(model, loss_fn, images[start:start + chunk_size],
-                                               targets[start:start + chunk_size], params, return_loss=True)
-            sq = sum(g.reshape(g.shape[0], -1).square().sum(dim=1) for g in grads.values())
-            if not bool(torch.isfinite(sq).all()):
-                raise ValueError("non-finite per-sample gradient")
-            factors = 1.0 / torch.clamp(sq.sqrt() / self.clip, min=1.0)
-            if total is None:
-                total = {name: torch.tensordot(factors, g, dims=1) for name, g in grads.items()}
-            else:
-                for name, g in grads.items():
-                    total[name] += torch.tensordot(factors, g, dims=1)
-            losses.append(loss)
-        return total, torch.cat(losses)
-
-    def backward(self, model, loss_fn, images, targets, params=None, *, chunk_size=None):
-        B = images.shape[0]
-        total, losses = self.clipped_sum(model, loss_fn, images, targets, params, chunk_size or 16)
-        z = torch.as_tensor(self.mechanism.noise_source.normal(self.sigma, sum(t.numel() for t in total.values())))
-        out, start = {}, 0
-        for name, t in total.items():
-            out[name] = (t + z[start:start + t.numel()].reshape(t.shape).to(t.dtype)) / B
-            start += t.numel()
-        self.accountant.add_gaussian(self.noise_multiplier, 1, self.sampling_rate(B))
-        self.steps += 1
-        write_gradients(model, out)
-        return float(losses.mean())
-
-
-def _dp(kind):
-    if kind == "seeded":
-        return DPGradient(dataset_size=DATASET_SIZE, seed=0)
-    if kind == "deferred":
-        return DPGradient(dataset_size=DATASET_SIZE, accountant=_DeferredAccountant())
-    if kind == "perparam":
-        return _PerParameterDP(dataset_size=DATASET_SIZE, accountant=_DeferredAccountant())
-    if kind == "streaming":
-        return _StreamingDP(dataset_size=DATASET_SIZE, accountant=_DeferredAccountant())
-    return DPGradient(dataset_size=DATASET_SIZE)     # TorchLearner's: secure noise, RDP per step
+def _dp(seeded=False):
+    """Algorithm 2 as TorchLearner builds it (secure noise, RDP accounting at q = B/N)."""
+    return DPGradient(dataset_size=DATASET_SIZE, seed=0 if seeded else None)
 
 
 @pytest.fixture
@@ -245,13 +149,12 @@ def thinned_cnn():
 
 
 STEP_VARIANTS = {
-    "nonprivate": "bootstrap_step(dp=None) (baseline)",
-    "dp": "bootstrap_step(dp=DPGradient) as TorchLearner: SecureRandom noise, RDP accounting each step",
-    "dp-seeded": "  same, seeded PCG64 noise",
-    "dp-chunk25": "  same, chunk_size=25",
-    "dp-deferred": "  same, accounting deferred (prototype)",
-    "dp-perparam": "  same, accounting deferred + per-parameter clipping (prototype)",
-    "dp-streaming16": "  same, accounting deferred + clip and sum per chunk of 16 (prototype)",
+    "nonprivate": ("bootstrap_step(dp=None) (baseline)", None),
+    "dp": (f"bootstrap_step(dp=DPGradient) as TorchLearner: SecureRandom noise, chunks of {STREAM_CHUNK}", None),
+    "dp-seeded": ("  same, seeded PCG64 noise", None),
+    "dp-chunk8": ("  same, chunk_size=8", 8),
+    "dp-chunk25": ("  same, chunk_size=25 (the seed's mini-batch)", MINI_BATCH),
+    "dp-whole": ("  same, the whole batch in one vmap (chunk_size=B)", "B"),
 }
 
 
@@ -261,40 +164,21 @@ def test_bootstrap_step(benchmark, timed, thinned_cnn, variant, B):
     net, opt, gen = thinned_cnn
     images, tags = _batch(B)
     benchmark.group = f"irene DP step B={B}"
-    dp = {"nonprivate": None, "dp": _dp("default"), "dp-seeded": _dp("seeded"),
-          "dp-chunk25": _dp("default"), "dp-deferred": _dp("deferred"),
-          "dp-perparam": _dp("perparam"), "dp-streaming16": _dp("streaming")}[variant]
-    chunk = {"dp-chunk25": MINI_BATCH, "dp-streaming16": 16}.get(variant)
+    what, chunk = STEP_VARIANTS[variant]
+    dp = None if variant == "nonprivate" else _dp(seeded=variant == "dp-seeded")
     step = partial(irene_bootstrap.bootstrap_step, net, opt, images, tags, ALPHA, dp=dp, generator=gen,
-                   chunk_size=chunk)
+                   chunk_size=B if chunk == "B" else chunk)
     out = timed(benchmark, step, rounds=ROUNDS, warmup=1 if QUICK else 2, baseline=variant == "nonprivate",
-                what=STEP_VARIANTS[variant], batch=B)
+                what=what, batch=B)
     assert np.isfinite(out.loss)
     if dp is not None:
         assert dp.steps >= 1 and np.isfinite(dp.epsilon_spent())
 
 
-def test_prototypes_match_library():
-    """The prototypes compute the same clipped mean as DPGradient.privatize (noise off)."""
-    torch.set_num_threads(1)
-    net = irene_model.make_model("cnn", n_classes=N_CLASSES, image_shape=IMAGE_SHAPE, dropout=0.0)
-    images, tags = _batch(BATCHES[0])
-    loss_fn = partial(irene_bootstrap._loss, a=ALPHA)
-    grads = per_sample_gradients(net, loss_fn, images, tags)
-    ref = DPGradient(seed=0).privatize(grads, noise=False)
-    got = _PerParameterDP(seed=0).privatize(grads, noise=False)
-    for name in ref:
-        torch.testing.assert_close(got[name], ref[name], rtol=1e-5, atol=1e-9)
-    summed, _ = _StreamingDP(seed=0).clipped_sum(net, loss_fn, images, tags, chunk_size=3)
-    for name in ref:
-        torch.testing.assert_close(summed[name] / images.shape[0], ref[name], rtol=1e-5, atol=1e-9)
-
-
 PARTS = {
     "part-estep": "part: E-step forward under no_grad (the extra forward of the DP path)",
-    "part-psg": "part: per_sample_gradients (torch.func vmap(grad))",
-    "part-flatten": "part: flatten_per_sample ((B, D) concatenation)",
-    "part-mechanism": "part: ClippedGaussian on (B, D): norms, clipped sum, SecureRandom noise",
+    "part-psg": "part: per_sample_gradients of the whole batch (torch.func vmap(grad))",
+    "part-clipsum": "part: DPGradient.clipped_sum of the whole batch (norms, tensordot per tensor)",
     "part-noise-secure": "part: D normals from SecureRandom (ChaCha20)",
     "part-noise-pcg": "part: D normals from PCG64 (seeded)",
     "part-accounting": "part: accountant.add_gaussian(z, 1, q = B/N), RDP",
@@ -308,7 +192,7 @@ def test_dp_step_part(benchmark, timed, thinned_cnn, part, B):
     images, tags = _batch(B)
     benchmark.group = f"irene DP step B={B}"
     loss_fn = partial(irene_bootstrap._loss, a=ALPHA)
-    dp = _dp("default")
+    dp = _dp()
     D = sum(p.numel() for p in net.parameters())
     if part == "part-estep":
         def fn():
@@ -318,15 +202,12 @@ def test_dp_step_part(benchmark, timed, thinned_cnn, part, B):
         fn = partial(per_sample_gradients, net, loss_fn, images, tags, return_loss=True)
     else:
         grads = per_sample_gradients(net, loss_fn, images, tags)
-        if part == "part-flatten":
-            fn = partial(flatten_per_sample, grads)
-        elif part == "part-mechanism":
-            G = flatten_per_sample(grads)
-            fn = partial(dp.mechanism, G)
+        if part == "part-clipsum":
+            fn = partial(dp.clipped_sum, grads)
         elif part == "part-noise-secure":
             fn = partial(dp.mechanism.noise_source.normal, dp.sigma, D)
         elif part == "part-noise-pcg":
-            fn = partial(_dp("seeded").mechanism.noise_source.normal, dp.sigma, D)
+            fn = partial(_dp(seeded=True).mechanism.noise_source.normal, dp.sigma, D)
         else:
             fn = partial(dp.accountant.add_gaussian, dp.noise_multiplier, 1, B / DATASET_SIZE)
     timed(benchmark, fn, rounds=ROUNDS, warmup=1, what=PARTS[part], batch=B, parameters=D)
@@ -351,8 +232,7 @@ def _flat_grad(net):
 
 OPACUS_VARIANTS = {
     "nonprivate": "forward + backward + step (baseline)",
-    "pyprivml": "DPGradient.backward + step (seeded PCG64, RDP accounting each step)",
-    "pyprivml-deferred": "DPGradient.backward + step (seeded PCG64, accounting deferred, prototype)",
+    "pyprivml": f"DPGradient.backward + step (seeded PCG64, streamed in chunks of {STREAM_CHUNK})",
     "opacus-hooks": "opacus GradSampleModule + DPOptimizer (torch.normal noise)",
     "opacus-ghost": "opacus fast gradient clipping, ghost norms (torch.normal noise)",
 }
@@ -377,10 +257,7 @@ def test_mstep_vs_opacus(benchmark, timed, variant, B):
             opt.zero_grad(set_to_none=True)
             loss_fn(net(images), tags).backward()
             opt.step()
-    elif variant.startswith("pyprivml"):
-        if variant == "pyprivml-deferred":
-            ours = DPGradient(dataset_size=DATASET_SIZE, seed=0, accountant=_DeferredAccountant())
-
+    elif variant == "pyprivml":
         def fn():
             opt.zero_grad(set_to_none=True)
             ours.backward(net, loss_fn, images, tags)

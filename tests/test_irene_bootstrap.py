@@ -256,6 +256,35 @@ def test_accountant_composes_the_whole_run():
         dp.privatize({"w": torch.randn(941, 3)})
 
 
+def test_streamed_backward_equals_one_release_of_the_whole_batch():
+    """backward() clips and sums chunk by chunk; the result is Algorithm 2 on the whole batch:
+    the same clipped sum (to rounding), one noise draw and one accounted step."""
+    model = _tiny_model()
+    g = torch.Generator().manual_seed(11)
+    x = 20 * torch.randn(13, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (13,), generator=g)
+    grads = per_sample_gradients(model, F.cross_entropy, x, y)
+    ref = DPGradient(dataset_size=130, seed=4, clip=0.5)
+    per_tensor = ref.clipped_sum(grads)
+    flat = ref.clipped_rows(grads).sum(0)
+    assert torch.allclose(flatten_per_sample({k: v[None] for k, v in per_tensor.items()})[0], flat, atol=1e-14)
+    expected = ref.privatize(grads)
+    for chunk in (1, 4, 13, 50):
+        dp = DPGradient(dataset_size=130, seed=4, clip=0.5)
+        model.zero_grad()
+        dp.backward(model, F.cross_entropy, x, y, chunk_size=chunk)
+        assert dp.steps == 1 and math.isclose(dp.epsilon_spent(1e-5), ref.epsilon_spent(1e-5))
+        for name, p in model.named_parameters():
+            assert torch.allclose(p.grad, expected[name], atol=1e-14, rtol=0), (chunk, name)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        dp.backward(model, F.cross_entropy, x, y, chunk_size=0)
+    bad = dict(grads)
+    bad["0.bias"] = bad["0.bias"].clone()
+    bad["0.bias"][3, 0] = float("nan")
+    with pytest.raises(ValueError, match="sample 3 contains NaN"):
+        ref.clipped_sum(bad)
+
+
 def test_backward_writes_grads_and_bootstrap_step():
     model = _tiny_model(torch.float32)
     g = torch.Generator().manual_seed(7)

@@ -2,8 +2,9 @@
 
 Per-sample gradients come from ``torch.func`` (``functional_call`` + ``grad`` + ``vmap``): one
 vectorised pass over the batch, no Python loop over the samples. The privacy mechanisms are the
-shared kernels of :mod:`pyprivml.dp`; this module only flattens the gradients, calls them,
-writes ``.grad`` and keeps the books.
+shared parts of :mod:`pyprivml.dp` (the calibration of sigma, the noise source, the accountant);
+Algorithm 2 clips and sums per parameter tensor while the batch streams through in chunks, so
+the (B, D) matrix of per-sample gradients is never built, then adds the noise once per batch.
 
 * :class:`DPGradient`, Algorithm 2 (bootstrapping): clip every sample's gradient to L2 norm
   gamma_1, sum, add N(0, sigma^2 I) with sigma = gamma_1 sqrt(2 ln(1.25/delta)) / eps
@@ -61,11 +62,11 @@ from ...dp.clipping import check_clip
 from ...dp.noise import NoiseSource, as_noise_source
 
 __all__ = [
-    "per_sample_gradients", "flatten_per_sample", "unflatten", "write_gradients",
+    "per_sample_gradients", "flatten_per_sample", "clip_factors_of", "unflatten", "write_gradients",
     "DPGradient", "SparseVectorGradient",
     "GAMMA_1", "GAMMA_2", "GAMMA_3", "GAMMA_4",
     "BOOTSTRAP_EPSILON", "BOOTSTRAP_DELTA", "BOOTSTRAP_BATCH",
-    "TUNING_EPSILON", "TUNING_DELTA", "TUNING_BATCH", "MINI_BATCH",
+    "TUNING_EPSILON", "TUNING_DELTA", "TUNING_BATCH", "MINI_BATCH", "STREAM_CHUNK",
 ]
 
 #: Clipping threshold of Algorithm 2 (section IV-H).
@@ -80,6 +81,9 @@ BOOTSTRAP_EPSILON, BOOTSTRAP_DELTA, BOOTSTRAP_BATCH = 0.5, 1e-3, 94
 TUNING_EPSILON, TUNING_DELTA, TUNING_BATCH = 1.0, 1e-3, 250
 #: The seed splits each batch into mini-batches of 25 for memory; pass it as ``chunk_size``.
 MINI_BATCH = 25
+#: Samples per chunk when :meth:`DPGradient.backward` streams a batch (measured in
+#: ``benchmarks/test_bench_irene.py``: 8-16 are fastest for the default CNN on 2 cores).
+STREAM_CHUNK = 16
 
 
 # ---- per-sample gradients ------------------------------------------------------------------
@@ -153,6 +157,20 @@ def flatten_per_sample(grads: dict) -> torch.Tensor:
     if len(batch) != 1 or min(batch) < 1:
         raise ValueError(f"all per-sample gradients need the same batch size B >= 1 as leading dimension, got {batch}")
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
+
+
+def clip_factors_of(grads: dict, clip: float) -> torch.Tensor:
+    """Per-sample factors 1 / max(1, ||g_i||_2 / clip) over all tensors of {name: (B, *shape)}."""
+    if not isinstance(grads, dict) or not grads:
+        raise ValueError("per-sample gradients must be a non-empty dict name -> tensor (B, *shape)")
+    B = next(iter(grads.values())).shape[0]
+    # vector_norm reads each tensor once; .square().sum() would allocate a copy of it
+    norms = torch.stack([torch.linalg.vector_norm(g.reshape(B, -1), dim=1) for g in grads.values()]).norm(dim=0)
+    finite = torch.isfinite(norms)
+    if not bool(finite.all()):
+        bad = int(torch.nonzero(~finite)[0])
+        raise ValueError(f"per-sample gradient of sample {bad} contains NaN or infinity; clipping needs finite gradients")
+    return 1.0 / torch.clamp(norms / clip, min=1.0)
 
 
 def unflatten(flat: torch.Tensor, like: dict) -> dict:
@@ -242,26 +260,65 @@ class DPGradient:
         """The flattened per-sample gradients, each row clipped to norm gamma_1 (B, D)."""
         return clip_rows(flatten_per_sample(grads), self.clip)
 
+    def clipped_sum(self, grads: dict) -> dict:
+        """sum_i g_i / max(1, ||g_i||_2 / gamma_1) per parameter tensor, {name: (*shape)}.
+
+        The norm of sample i runs over all its tensors; the sum is one ``tensordot`` per tensor,
+        so the (B, D) matrix of :func:`flatten_per_sample` is never built."""
+        factors = clip_factors_of(grads, self.clip)
+        return {name: torch.tensordot(factors.to(g.dtype), g, dims=1) for name, g in grads.items()}
+
+    def release(self, total: dict, batch: int, *, noise: bool = True) -> dict:
+        """g(x) of Algorithm 2 from the clipped sum of a batch: (sum + N(0, sigma^2 I)) / B, one
+        private release (accounted) unless ``noise=False``."""
+        if not noise:
+            return {name: t / batch for name, t in total.items()}
+        rate = self.sampling_rate(batch)                    # checks the batch before anything is drawn
+        size = sum(t.numel() for t in total.values())
+        z = torch.as_tensor(self.mechanism.noise_source.normal(self.sigma, size)) if self.sigma > 0 else None
+        out, start = {}, 0
+        for name, t in total.items():
+            if z is not None:
+                t = t + z[start:start + t.numel()].reshape(t.shape).to(dtype=t.dtype, device=t.device)
+            out[name] = t / batch
+            start += t.numel()
+        key = (self.noise_multiplier, rate)
+        self._pending[key] = self._pending.get(key, 0) + 1
+        self.steps += 1
+        return out
+
     def privatize(self, grads: dict, *, noise: bool = True) -> dict:
         """g(x) of Algorithm 2 from per-sample gradients {name: (B, *shape)}: returns
         {name: noisy mean gradient}. With noise it is one private release and is accounted;
         ``noise=False`` gives the clipped mean (not private, not accounted; for checks)."""
-        G = flatten_per_sample(grads)
-        mean = self.mechanism(G, noise=noise)
-        if noise:
-            key = (self.noise_multiplier, self.sampling_rate(G.shape[0]))
-            self._pending[key] = self._pending.get(key, 0) + 1
-            self.steps += 1
-        return unflatten(mean, grads)
+        batch = {int(g.shape[0]) for g in grads.values()}
+        if len(batch) != 1:
+            raise ValueError(f"all per-sample gradients need the same batch size, got {sorted(batch)}")
+        return self.release(self.clipped_sum(grads), batch.pop(), noise=noise)
 
     def backward(self, model: torch.nn.Module, loss_fn, images, targets, params=None, *,
                  chunk_size: int | None = None) -> float:
         """Per-sample gradients of `loss_fn` on the batch, Algorithm 2, and ``.grad`` written for
-        the selected parameters (others untouched). Returns the (non-private) mean loss."""
-        grads, losses = per_sample_gradients(model, loss_fn, images, targets, params,
-                                             chunk_size=chunk_size, return_loss=True)
-        write_gradients(model, self.privatize(grads))
-        return float(losses.mean())
+        the selected parameters (others untouched). Returns the (non-private) mean loss.
+
+        The batch streams through in chunks of ``chunk_size`` samples (default
+        :data:`STREAM_CHUNK`): each chunk's per-sample gradients are clipped and added to the
+        running sum at once, so at most (chunk, D) gradients exist at a time (the (B, D) tensor
+        of a batch of 94 is 160 MB for the default CNN, and allocating it each step costs more
+        than computing it). Noise and accounting happen once per batch, as Algorithm 2 says."""
+        images, targets = torch.as_tensor(images), torch.as_tensor(targets)
+        chunk = STREAM_CHUNK if chunk_size is None else int(chunk_size)
+        if chunk < 1:
+            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+        total, losses = None, []
+        for start in range(0, max(1, images.shape[0]), chunk):
+            grads, loss = per_sample_gradients(model, loss_fn, images[start:start + chunk],
+                                               targets[start:start + chunk], params, return_loss=True)
+            part = self.clipped_sum(grads)
+            total = part if total is None else {name: total[name].add_(part[name]) for name in total}
+            losses.append(loss)
+        write_gradients(model, self.release(total, images.shape[0]))
+        return float(torch.cat(losses).mean())
 
     def epsilon_spent(self, delta: float | None = None) -> float:
         """eps of the whole run so far at `delta` (default: the per-batch delta)."""
