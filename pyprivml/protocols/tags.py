@@ -31,7 +31,7 @@ TABLE = MappingProxyType({
     "gal": (("control", "residual", "fitted", "prediction"), None, 0),
     "irene": (("request", "centre", "elastic", "done", "stage", "metric_hello", "metric_control", "metric_target",
                "metric_w0", "metric_final"), None, 0),
-    "gradientcoin": (("gradient", "block", "announce", "request", "transaction"), None, 0),
+    "gradientcoin": (("gradient", "block", "gossip", "control", "final"), None, 0),
 })
 _BLOCK = 100        # fixed tags of the i-th protocol: 100 (i + 1) + 0, 1, ...
 _ROLLING = 16384    # rolling windows are laid out from here upwards
