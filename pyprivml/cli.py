@@ -37,12 +37,14 @@ PROTOCOLS = {
     "bh08": "pyprivml.protocols.mpc.cli:train_bh08",
     "gal": "pyprivml.protocols.gal.cli:train",
     "irene": "pyprivml.protocols.irene.cli:train",
+    "gradientcoin": "pyprivml.protocols.gradientcoin.cli:train",
 }
 
 #: Extra subcommands: name -> "module:function(subparsers)" that registers it.
 COMMANDS: dict = {
     "compare": "pyprivml.protocols.compare:register",
     "irene": "pyprivml.protocols.irene.cli:register",
+    "chain": "pyprivml.protocols.gradientcoin.cli:register",
 }
 
 

@@ -40,8 +40,8 @@ from .peer import Peer
 from .store import ChainStore
 from .tx import Wallet
 
-__all__ = ["GradientCoinConfig", "make_objective", "make_params", "make_peers", "peer_role", "run_network",
-           "simulate", "RunSummary", "LOSSES"]
+__all__ = ["GradientCoinConfig", "make_objective", "make_params", "make_peer", "make_peers", "peer_role",
+           "run_network", "simulate", "RunSummary", "LOSSES", "config_dict", "config_from_dict", "wallet_of"]
 
 TAGS = tags_for("gradientcoin")
 LOSSES = ("softmax", "ridge", "logistic")
@@ -138,6 +138,17 @@ def make_params(config: GradientCoinConfig, objective) -> ChainParams:
                        retarget_interval=config.retarget_interval, target_spacing=1, maturity=config.maturity)
 
 
+def config_dict(config: GradientCoinConfig) -> dict:
+    """The configuration as JSON-able values (the inverse of ``GradientCoinConfig(**d)``)."""
+    import dataclasses
+
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
+
+
+def config_from_dict(d: dict) -> GradientCoinConfig:
+    return GradientCoinConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
 def wallet_of(rank: int, seed: int) -> Wallet:
     """Peer ``rank``'s keys, reproducible from the run's seed (public runs; real users generate)."""
     return Wallet.from_seed(hashlib.sha256(b"pyprivml/gradientcoin/peer/%d/%d" % (seed, rank)).digest())
@@ -156,6 +167,7 @@ def make_peer(rank: int, config: GradientCoinConfig, *, objective=None, params=N
 
         Path(db_dir).mkdir(parents=True, exist_ok=True)
         store = ChainStore(Path(db_dir) / f"peer{rank}.sqlite")
+        store.set_info({"rank": rank, "config": config_dict(config)})
     neighbours = [r for r in range(config.peers) if r != rank] if neighbours is None else neighbours
     return Peer(rank, params, part, wallet_of(rank, seed), neighbours, local_steps=config.local_steps,
                 lr=config.lr or default_lr(objective), store=store, dp=config.dp)

@@ -23,6 +23,7 @@ are relayed again by the peers that still hold them.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -82,6 +83,14 @@ class ChainStore:
     @property
     def empty(self) -> bool:
         return self._meta("genesis") is None
+
+    def set_info(self, info: dict) -> None:
+        """Public facts about the run (its configuration), for ``pyprivml chain show``."""
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('info', ?)", (json.dumps(info, sort_keys=True),))
+
+    def info(self) -> dict:
+        raw = self._meta("info")
+        return {} if raw is None else json.loads(raw)
 
     # -- writing ---------------------------------------------------------------------------------
 
