@@ -9,12 +9,14 @@
 """
 
 from .baselines import BASELINES, run_baseline
-from .experiment import GALSetup, gal_rank, metric
+from .experiment import SPLITS, GALSetup, gal_rank, load_seed_split, metric
 from .losses import get_loss, lq_loss
 from .models import assign_models, make_model
 from .protocol import Alice, GALConfig, GALResult, LocalLearner, Organisation
+from .recipe import RECIPES, GALRecipe, get_recipe
 from .weights import assistance_weights, line_search, on_simplex
 
 __all__ = ["Alice", "Organisation", "LocalLearner", "GALConfig", "GALResult", "GALSetup", "gal_rank",
            "metric", "get_loss", "lq_loss", "make_model", "assign_models", "assistance_weights",
-           "line_search", "on_simplex", "BASELINES", "run_baseline"]
+           "line_search", "on_simplex", "BASELINES", "run_baseline", "SPLITS", "load_seed_split", "RECIPES",
+           "GALRecipe", "get_recipe"]

@@ -1,6 +1,7 @@
 """``pyprivml train gal``: one GAL run, in-process or under ``mpiexec -n M`` (one rank per organisation).
 
     pyprivml train gal --dataset diabetes --orgs 8 --model linear --rounds 10 --report gal.json
+    pyprivml train gal --dataset wine --orgs 8 --split seed --recipe authors   # the authors' Table 1 run
     mpiexec -n 8 pyprivml train gal --dataset diabetes --orgs 8 --model linear --rounds 10
     pyprivml plot gal.json          # loss, η and assistance weights per round (seed Figure 4)
 
@@ -15,8 +16,11 @@ import argparse
 import time
 
 from ..result import RunResult, exchange_seconds, traffic_by_phase
+from dataclasses import replace
+
 from .baselines import BASELINES, run_baseline
-from .experiment import GALSetup, gal_rank
+from .experiment import SPLITS, GALSetup, gal_rank
+from .recipe import RECIPE_NAMES
 
 
 def _q(text: str):
@@ -47,19 +51,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--dms", action="store_true", help="deep model sharing (mlp/cnn local models)")
     g.add_argument("--csv", default=None, help="CSV file for bostonhousing / qsar")
     g.add_argument("--baselines", default="", help=f"comma list of baselines to add: {','.join(BASELINES)}")
+    g.add_argument("--split", default="per-seed", choices=SPLITS,
+                   help="80/20 split: seed = the seed authors' (first int(0.8 N) rows of "
+                        "RandomState(--split-seed).permutation(N); --split-seed 0 is theirs), per-seed = "
+                        "default_rng(--seed) (default), random = a fresh unseeded draw, recorded in the report")
+    g.add_argument("--recipe", default="ours", choices=RECIPE_NAMES,
+                   help="ours (default) or authors: ℓ1 regression loss, Adam-fitted weights, 10 L-BFGS "
+                        "line-search steps with |η| <= 300, torch's default init of the linear models")
 
 
 def setup_from_args(args, size: int | None = None) -> GALSetup:
     orgs = args.orgs if args.orgs is not None else (size or 8)
+    split = getattr(args, "split", "per-seed")
+    # --split-seed (the runner's, default 0) picks the seed split's RandomState; per-seed splits by
+    # --seed as before, and random draws its own.
+    split_seed = getattr(args, "split_seed", 0) if split == "seed" else None
     return GALSetup(dataset=args.dataset, orgs=orgs, model=args.model, rounds=args.rounds,
                     seed=0 if args.seed is None else args.seed, loss=args.loss, q=args.q,
                     weighting=args.weighting, eta=args.eta, privacy=args.privacy,
-                    noise_sigma=args.noise_sigma, dms=args.dms, csv_path=args.csv)
+                    noise_sigma=args.noise_sigma, dms=args.dms, csv_path=args.csv,
+                    split=split, split_seed=split_seed, recipe=getattr(args, "recipe", "ours"))
 
 
 def train(args, ctx):
     """Train GAL; return a :class:`pyprivml.report.Report` on Alice's rank, None elsewhere."""
     setup = setup_from_args(args, ctx.ranks(args.orgs, 8))
+    if ctx.world is None:
+        setup = setup.resolved()  # one process: draw a 'random' split's seed here, for the baselines too
     if ctx.world is not None and setup.num_orgs != ctx.world[1]:
         raise ValueError(f"--orgs {setup.num_orgs} needs mpiexec -n {setup.num_orgs}, got {ctx.world[1]} ranks")
     with ctx.progress(setup.rounds, f"GAL {setup.dataset} M={setup.num_orgs}") as bar:
@@ -70,6 +88,7 @@ def train(args, ctx):
     if result.rank != 0:
         return None
     out, alice = result.master, result.transports[0]
+    setup = replace(setup, split_seed=out["split_seed"])  # under mpiexec Alice drew a 'random' split
     key = "accuracy" if out["metric"] == "accuracy" else "mad"
     scale = 0.01 if key == "accuracy" else 1.0  # reports keep accuracy as a fraction
     history = [{"iteration": t, "loss": out["train_loss_per_round"][t - 1] if t else None,

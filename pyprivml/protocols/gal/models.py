@@ -99,24 +99,40 @@ class LinearModel(TorchModel):
     ``optimizer="sgd"`` (default) is the seed's published recipe for its linear local models on the
     UCI tables: full batch (the seed's batch of 1024 holds every training row), SGD with learning rate
     0.1, momentum 0.9 and weight decay 5e-4 (torch's, on every parameter), gradient norm clipped at 1,
-    ``epochs = 100`` local epochs with the rate cut tenfold after epoch 50, starting from zero.
-    ``optimizer="lbfgs"`` solves eq. (3) to convergence (for exact tests).
+    ``epochs = 100`` local epochs with the rate cut tenfold after epoch 50. ``init="zero"`` (ours)
+    starts from W = 0, b = 0; ``init="default"`` (the authors' code) from torch's ``nn.Linear``
+    initialisation, drawn from ``seed``. ``optimizer="lbfgs"`` solves eq. (3) to convergence (for
+    exact tests).
     """
 
+    INITS = ("zero", "default")
+
     def __init__(self, q=2.0, seed=0, weight_decay=5e-4, optimizer: str = "sgd", epochs: int = 100,
-                 lr: float = 0.1, milestones: tuple = (50, 100), max_iter: int = 200):
+                 lr: float = 0.1, milestones: tuple = (50, 100), max_iter: int = 200, init: str = "zero"):
         super().__init__(q, seed, weight_decay)
         if optimizer not in ("sgd", "lbfgs"):
             raise ValueError(f"linear model optimizer must be 'sgd' or 'lbfgs', got {optimizer!r}")
         if epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs}")
+        if init not in self.INITS:
+            raise ValueError(f"linear model init must be 'zero' or 'default' (torch's), got {init!r}")
         self.optimizer, self.epochs, self.lr, self.max_iter = optimizer, epochs, lr, max_iter
-        self.milestones = tuple(milestones)
+        self.milestones, self.init = tuple(milestones), init
 
     def _build(self, x, out_dim):
         net = torch.nn.Linear(x.shape[1], out_dim)
-        torch.nn.init.zeros_(net.weight)
-        torch.nn.init.zeros_(net.bias)
+        if self.init == "zero":
+            torch.nn.init.zeros_(net.weight)
+            torch.nn.init.zeros_(net.bias)
+        else:
+            # torch's nn.Linear.reset_parameters (Kaiming-uniform with a = √5, i.e. U(±1/√fan_in) for
+            # W and b), drawn from this model's own generator: organisations fit in threads of one
+            # process, and the global RNG seeded in fit() could be reseeded by another thread.
+            g = torch.Generator().manual_seed(int(self.seed))
+            bound = 1.0 / np.sqrt(x.shape[1])
+            with torch.no_grad():
+                torch.nn.init.uniform_(net.weight, -bound, bound, generator=g)
+                torch.nn.init.uniform_(net.bias, -bound, bound, generator=g)
         return net
 
     def _optimise(self, x, r):

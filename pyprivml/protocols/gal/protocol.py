@@ -54,6 +54,7 @@ from ..tags import tags_for
 from .losses import OverarchingLoss, get_loss
 from .models import make_model
 from .privacy import noise_source, noisy_output
+from .recipe import GALRecipe, get_recipe
 from .weights import assistance_weights, line_search
 
 ALICE = 0
@@ -68,7 +69,8 @@ class GALConfig(ProtocolConfig):
     ``weighting``: ``"learned"`` (ŵ on the simplex) or ``"average"`` (w_m = 1/M, Table 6's ✗).
     ``eta``: ``"line_search"`` or a constant rate (Figure 4's η = 1 ablation).
     ``alice_q``: the ℓ_q Alice uses to fit the weights. ``privacy``: an object with
-    ``apply(r)`` (see :mod:`.privacy`) perturbing the residuals she broadcasts.
+    ``apply(r)`` (see :mod:`.privacy`) perturbing the residuals she broadcasts. ``recipe``: how the
+    weights and η are fitted (a :class:`~.recipe.GALRecipe` or its name, ``"ours"`` or ``"authors"``).
     """
 
     rounds: int = 10
@@ -77,6 +79,7 @@ class GALConfig(ProtocolConfig):
     weighting: str = "learned"
     eta: str | float = "line_search"
     privacy: object = None
+    recipe: GALRecipe | str = "ours"
 
     def validate(self) -> None:
         super().validate()
@@ -84,6 +87,7 @@ class GALConfig(ProtocolConfig):
         check_choice("weighting", self.weighting, ("learned", "average"))
         if self.eta != "line_search":
             check_real("eta", self.eta, positive=True, hint="or 'line_search'")
+        get_recipe(self.recipe)
 
 
 class LocalLearner:
@@ -221,6 +225,7 @@ class Alice:
     def learn(self, progress=None) -> GALResult:
         """The learning stage; ``progress`` (a tqdm bar or None) is advanced once per round."""
         cfg, tr = self.config, self.transport
+        recipe = get_recipe(cfg.recipe)
         N = len(self.y)
         F0 = self.loss.init(self.y)
         F = np.tile(F0, (N, 1))
@@ -242,11 +247,14 @@ class Alice:
                     fits += [tr.recv(m, TAGS.fitted)[0] for m in self.orgs]
             fits = np.stack([np.asarray(f, dtype=np.float64).reshape(r.shape) for f in fits])
             if cfg.weighting == "learned":
-                w = assistance_weights(r, fits, q=cfg.alice_q)
+                w = assistance_weights(r, fits, q=cfg.alice_q, **recipe.weight_options())
             else:
                 w = np.full(len(fits), 1.0 / len(fits))
             direction = np.einsum("m,mnk->nk", w, fits)
-            eta = line_search(self.loss, self.y, F, direction) if cfg.eta == "line_search" else float(cfg.eta)
+            if cfg.eta == "line_search":
+                eta = line_search(self.loss, self.y, F, direction, **recipe.line_search_options())
+            else:
+                eta = float(cfg.eta)
             F = F + eta * direction
             result.etas.append(eta)
             result.weights.append(w)
