@@ -7,7 +7,8 @@ Algorithm 1 leaves a few numerical choices open. :data:`RECIPES` names two compl
     from θ = 0 (uniform) to convergence (100 iterations, strong-Wolfe line search); the η line
     search one L-BFGS call of up to 100 iterations (strong Wolfe), η unbounded; local linear models
     start at zero; feature blocks from ``numpy.random.default_rng(seed)``; Late fusion sums the
-    organisations' outputs, each fitted to the labels with the organisation's ℓ_q.
+    organisations' outputs, each fitted to the labels with the organisation's ℓ_q; AL visits the
+    organisations in turn, each fitting the residual its predecessor left (§4.3).
 ``authors``
     what the seed authors' public code does for Table 1: ℓ₁ overarching loss for regression
     (their ``loss_fn`` for Diabetes is ``F.l1_loss``, so r = sign(y − F)); assistance weights
@@ -18,7 +19,10 @@ Algorithm 1 leaves a few numerical choices open. :data:`RECIPES` names two compl
     torch's default ``nn.Linear`` initialisation (Kaiming-uniform weights, uniform bias, drawn
     from the run's seed); feature blocks from ``torch.manual_seed(seed); torch.randperm(d)``;
     Late fusion averages the organisations' outputs, each trained on the labels with the
-    overarching loss (cross-entropy or ℓ₁).
+    overarching loss (cross-entropy or ℓ₁), tested after every epoch; AL as their
+    ``train_model_al.py`` computes it: every organisation is sent the residual of the previous
+    round and each overwrites its predecessor's update, so only the last organisation is boosted
+    (η by the same line search, unclipped: their 'search' mode, which Table 1's AL column matches).
 
 >>> get_recipe("authors").eta_clip, get_recipe("ours").regression_loss
 (300.0, 'squared')
@@ -53,6 +57,7 @@ class GALRecipe:
     linear_init: str = "zero"              # "zero" or "default" (torch's nn.Linear init)
     partition: str = "numpy"               # feature blocks: "numpy" (default_rng) or "torch" (randperm)
     late: str = "sum"                      # Late fusion: "sum" (local ℓ_q) or "mean" (overarching loss)
+    al: str = "sequential"                 # AL: "sequential" (§4.3) or "last" (as the authors' script runs)
 
     def __post_init__(self):
         check_choice("regression_loss", self.regression_loss, ("squared", "l1"))
@@ -68,6 +73,7 @@ class GALRecipe:
         check_choice("linear_init", self.linear_init, ("zero", "default"))
         check_choice("partition", self.partition, ("numpy", "torch"))
         check_choice("late", self.late, ("sum", "mean"))
+        check_choice("al", self.al, ("sequential", "last"))
 
     def weight_options(self) -> dict:
         """Keyword arguments of :func:`~.weights.assistance_weights`."""
@@ -85,7 +91,7 @@ RECIPES = {
     "authors": GALRecipe(name="authors", regression_loss="l1", weights_optimizer="adam", weights_steps=100,
                          weights_lr=0.1, weights_weight_decay=5e-4, weights_theta0=1.0,
                          line_search="lbfgs_steps", line_search_steps=10, line_search_iter=20, eta_clip=300.0,
-                         linear_init="default", partition="torch", late="mean"),
+                         linear_init="default", partition="torch", late="mean", al="last"),
 }
 RECIPE_NAMES = tuple(RECIPES)
 
