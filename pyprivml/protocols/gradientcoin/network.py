@@ -76,6 +76,7 @@ class EventNetwork:
         self._seq = itertools.count()
         self._epoch = dict.fromkeys(self.peers, 0)
         self.down: dict = {}                       # rank -> restart factory while crashed
+        self.crashed: dict = {}                    # rank -> the peer object as it was when it crashed
         self.lost = 0
         if self.hashrates is None:
             bits = next(iter(self.peers.values())).params.genesis_bits
@@ -118,6 +119,17 @@ class EventNetwork:
 
     # -- running ---------------------------------------------------------------------------------
 
+    def _break_tie(self, height: int) -> None:
+        """All peers stopped (each at its target), nothing in flight, tips differ: a tie."""
+        live = self.peers
+        if (self.down or len({p.chain.tip for p in live.values()}) == 1
+                or any(p.chain.height < self.target.get(r, height) for r, p in live.items())
+                or any(kind == "deliver" and data[2][0] != "getblocks" for _, _, kind, data in self._queue)):
+            return                 # (a sync request in flight cannot change a tip; its answer may)
+        best = max(live, key=lambda r: (live[r].chain.work, -r))
+        self.target[best] = live[best].chain.height + 1
+        self._schedule_mining(best)
+
     def agreed(self, height: int) -> bool:
         """Every live peer on the same tip at ``height`` or more, and nothing in flight."""
         if self.down:
@@ -126,11 +138,14 @@ class EventNetwork:
         return (len(tips) == 1 and min(p.chain.height for p in self.peers.values()) >= height
                 and not any(kind == "deliver" for _, _, kind, _ in self._queue))
 
-    def run(self, *, until_height: int, max_time: float = 1e4, on_block=None) -> float:
-        """Process events until every peer agrees on a tip at ``until_height`` or more (peers keep
-        mining past it until they agree: a tie is broken by the next block, as in Bitcoin), or
-        until ``max_time``. ``on_block(network, rank)`` runs after each block a peer mines (to
-        make payments, say). Returns the virtual time reached."""
+    def run(self, *, until_height: int, max_time: float = 2000.0, on_block=None) -> float:
+        """Process events until every peer agrees on a tip at ``until_height`` or more, or until
+        ``max_time``. A peer stops mining (and keeps relaying) once its tip reaches the target;
+        when all have stopped on tips of equal work, the peer with the most work (lowest rank
+        first) mines one more block, which breaks the tie as the next block does in Bitcoin.
+        ``on_block(network, rank)`` runs after each block a peer mines (to make payments, say).
+        Returns the virtual time reached."""
+        self.target = {r: until_height for r in self.peers}
         while self._queue and self.now <= max_time and not self.agreed(until_height):
             t, _, kind, data = heapq.heappop(self._queue)
             self.now = max(self.now, t)
@@ -150,6 +165,8 @@ class EventNetwork:
                 peer = self.peers.get(r)
                 if peer is None or epoch != self._epoch[r]:
                     continue                       # the tip changed since: that race was redrawn
+                if peer.chain.height >= self.target.get(r, until_height):
+                    continue                       # done: relays only
                 block = peer.candidate(self.clock())
                 header = mine(block.header, start_nonce=int(self.rng.integers(0, 2**31)))
                 block = type(block)(header, block.transactions, block.update)
@@ -160,16 +177,18 @@ class EventNetwork:
             elif kind == "sync":
                 (r,) = data
                 peer = self.peers.get(r)
+                self._break_tie(until_height)
                 if peer is not None and peer.neighbours:
                     self.send(r, peer.sync(int(self.rng.choice(peer.neighbours))))
                 self._push(self.now + self.sync_every, "sync", r)
             elif kind == "crash":
                 r, factory = data
-                self.peers.pop(r, None)
+                self.crashed[r] = self.peers.pop(r)          # its memory, kept only for the tests to compare
                 self.down[r] = factory
             elif kind == "restart":
                 (r,) = data
                 self.peers[r] = self.down.pop(r)()
+                self.target.setdefault(r, until_height)
                 self._schedule_mining(r)
                 self.send(r, self.peers[r].sync(int(self.rng.choice(self.peers[r].neighbours))))
         return self.now

@@ -176,7 +176,9 @@ class Peer:
         return []      # stop / final are the runner's
 
     def sync(self, neighbour: int) -> list:
-        """Ask ``neighbour`` for what follows our branch (heals losses, partitions, restarts)."""
+        """Ask ``neighbour`` for what follows our branch (heals losses, partitions, restarts).
+        Requests still unanswered are forgotten, so what they asked for is asked again."""
+        self.requested.clear()
         return [(neighbour, ("getblocks", self.chain.locator()))]
 
     def _accept(self, block: Block, *, source, now) -> list:
