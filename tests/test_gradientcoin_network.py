@@ -378,3 +378,18 @@ def test_the_simulated_race_matches_the_exact_negative_binomial_race(q, z):
     assert abs(sim - exact) < 5 * np.sqrt(exact * (1 - exact) / trials) + 1e-4
     if z >= 2:                    # beyond one confirmation the paper's Poisson approximation is optimistic
         assert exact > attacker_success_probability(q, z)
+
+
+# ---- the command line ------------------------------------------------------------------------------------
+
+def test_cli_toy_in_process_and_clear_errors(capsys, tmp_path):
+    from pyprivml.cli import main
+
+    assert main(["train", "gradientcoin", "--toy", "--height", "3", "--transport", "inprocess", "--no-progress"]) == 0
+    assert "equals centralised gradient descent bit for bit" in capsys.readouterr().out
+    assert main(["train", "gradientcoin", "--transport", "simulated", "--no-progress"]) == 2
+    assert "event network" in capsys.readouterr().err
+    assert main(["train", "gradientcoin", "--sketch", "ams", "--no-progress", "--transport", "inprocess"]) == 2
+    assert "--b" in capsys.readouterr().err
+    assert main(["chain", "show", str(tmp_path / "missing.sqlite")]) == 2
+    assert "no GradientCoin database" in capsys.readouterr().err

@@ -157,3 +157,20 @@ def test_gradientcoin_toy_under_mpiexec(tmp_path):
     assert all(l[1] == "True" for l in lines)
     assert len({l[2] for l in lines}) == 1          # one tip everywhere
     assert len({l[3] for l in lines}) == 1          # the same winners everywhere
+
+
+def test_gradientcoin_peers_under_mpiexec_agree_and_chain_show_reads_the_database(tmp_path):
+    """Six peers race over MPI (forks and payments happen at this difficulty); every peer ends
+    on the same tip, UTXO set and model, and `pyprivml chain show` validates and prints peer 0's
+    database."""
+    report, db = tmp_path / "gc.json", tmp_path / "db"
+    _mpiexec(6, ["-m", "pyprivml", "train", "gradientcoin", "--peers", "6", "--height", "8", "--difficulty",
+                 "0x1e3fffff", "--db", str(db), "--report", str(report), "--no-progress"], timeout=150)
+    meta = json.loads(report.read_text())["meta"]
+    assert meta["agreed"] and len(meta["peers"]) == 6
+    assert len({(p["tip"], p["utxo"], p["model"]) for p in meta["peers"]}) == 1
+    assert min(p["height"] for p in meta["peers"]) >= 8 and all(not p["rejected"] for p in meta["peers"])
+    out = subprocess.run([sys.executable, "-m", "pyprivml", "chain", "show", str(db)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(" active") == meta["peers"][0]["height"] + 1
