@@ -16,7 +16,7 @@ array([[ 8,  0],
        [10,  6]])
 """
 
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 import numpy as np
 
@@ -41,6 +41,13 @@ cdef extern from "pyprivml_kernels.h" nogil:
                                     uint64_t key, size_t copies, uint64_t first, int64_t *out)
     void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u)
     uint64_t ppml_mix64(uint64_t z)
+    int PPML_POW_ROUTE_AUTO, PPML_POW_ROUTE_PORTABLE, PPML_POW_ROUTE_SHANI, PPML_POW_ERR_ROUTE
+    unsigned int ppml_pow_routes()
+    int ppml_pow_resolve_route(int route)
+    int ppml_pow_search(const uint8_t *prefix, const uint8_t *target, uint32_t start_nonce,
+                        uint64_t count, int route, uint32_t *nonce_out, uint64_t *tried_out,
+                        uint8_t *hash_out)
+    int ppml_pow_hash(const uint8_t *prefix, uint32_t nonce, int route, uint8_t *hash_out)
 
 ctypedef void (*entrywise_kernel)(size_t, const uint32_t *, size_t, const uint32_t *, size_t,
                                   uint32_t, int64_t *) noexcept nogil
@@ -289,3 +296,91 @@ def uniforms(key, start, Py_ssize_t count):
 def mix64(z):
     """The SplitMix64 finaliser of a 64-bit integer."""
     return ppml_mix64(_u64("z", z))
+
+
+# -- GradientCoin proof of work (kernels/pow_nonce.c) ---------------------------------------------
+
+_POW_ROUTES = {"auto": PPML_POW_ROUTE_AUTO, "portable": PPML_POW_ROUTE_PORTABLE,
+               "sha-ni": PPML_POW_ROUTE_SHANI}
+_POW_NAMES = {PPML_POW_ROUTE_PORTABLE: "portable", PPML_POW_ROUTE_SHANI: "sha-ni"}
+POW_PREFIX_SIZE = 108
+POW_TARGET_SIZE = 32
+
+
+def pow_routes():
+    """The SHA-256 routes of the nonce search this CPU can run, as a tuple of names: "portable"
+    (always) and "sha-ni" (x86-64 with the SHA extensions, detected by CPUID)."""
+    cdef unsigned int mask = ppml_pow_routes()
+    return tuple(name for code, name in sorted(_POW_NAMES.items()) if mask & (1u << code))
+
+
+cdef int _pow_route(route) except -2:
+    code = _POW_ROUTES.get(route) if isinstance(route, str) else None
+    if code is None:
+        raise ValueError(f"route must be one of {sorted(_POW_ROUTES)}, got {route!r}")
+    cdef int chosen = ppml_pow_resolve_route(code)
+    if chosen == PPML_POW_ERR_ROUTE:
+        raise ValueError(f"route {route!r} is not available on this CPU (available: "
+                         f"{', '.join(pow_routes())})")
+    return chosen
+
+
+def pow_resolve_route(route="auto"):
+    """The route name ``route`` runs as here ("auto" is "sha-ni" where the CPU has it, else
+    "portable"); ValueError for an unknown route or one this CPU lacks."""
+    return _POW_NAMES[_pow_route(route)]
+
+
+cdef bytes _pow_bytes(str name, value, Py_ssize_t size):
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be {size} bytes, got {type(value).__name__}")
+    value = bytes(value)
+    if len(value) != size:
+        raise ValueError(f"{name} must be {size} bytes, got {len(value)}")
+    return value
+
+
+def pow_search(prefix, target, start_nonce, count, route="auto"):
+    """Try nonces ``start_nonce, start_nonce + 1, ...`` (at most ``count``, never past 2**32 - 1)
+    for sha256d(prefix + nonce.to_bytes(4, "little")) read little-endian <= the target, with
+    ``prefix`` the 108 header bytes before the nonce and ``target`` 32 little-endian bytes.
+    Returns ``(nonce, tried, hash)`` for the first nonce that succeeds (``hash`` its 32-byte
+    sha256d), or ``(None, tried, None)``. The GIL is released during the search."""
+    cdef bytes p = _pow_bytes("prefix", prefix, POW_PREFIX_SIZE)
+    cdef bytes t = _pow_bytes("target", target, POW_TARGET_SIZE)
+    cdef uint32_t start = <uint32_t>_u64("start_nonce", start_nonce)
+    if start_nonce >= 2**32:
+        raise ValueError(f"start_nonce = {start_nonce} is outside [0, 2**32)")
+    cdef uint64_t n = _u64("count", count)
+    cdef int code = _pow_route(route)
+    cdef const uint8_t *pp = p
+    cdef const uint8_t *pt = t
+    cdef uint32_t nonce = 0
+    cdef uint64_t tried = 0
+    cdef uint8_t digest[32]
+    cdef int status
+    with nogil:
+        status = ppml_pow_search(pp, pt, start, n, code, &nonce, &tried, digest)
+    if status < 0:
+        raise RuntimeError(f"ppml_pow_search failed with status {status}")
+    if status == 0:
+        return None, tried, None
+    return nonce, tried, bytes(digest[:32])
+
+
+def pow_hash(prefix, nonce, route="auto"):
+    """sha256d(prefix + nonce.to_bytes(4, "little")) by the given route (32 bytes, hashlib's
+    order), through the search's own code."""
+    cdef bytes p = _pow_bytes("prefix", prefix, POW_PREFIX_SIZE)
+    if isinstance(nonce, bool) or not isinstance(nonce, (int, np.integer)) or not 0 <= nonce < 2**32:
+        raise ValueError(f"nonce must be an integer in [0, 2**32), got {nonce!r}")
+    cdef uint32_t n = <uint32_t>nonce
+    cdef int code = _pow_route(route)
+    cdef const uint8_t *pp = p
+    cdef uint8_t digest[32]
+    cdef int status
+    with nogil:
+        status = ppml_pow_hash(pp, n, code, digest)
+    if status < 0:
+        raise RuntimeError(f"ppml_pow_hash failed with status {status}")
+    return bytes(digest[:32])

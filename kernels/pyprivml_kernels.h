@@ -80,6 +80,35 @@ void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u);
 /* The SplitMix64 finaliser (exposed for tests and for deriving stream keys). */
 uint64_t ppml_mix64(uint64_t z);
 
+/* -- GradientCoin proof of work (pow_nonce.c) -------------------------------------------------
+ * The nonce search of a 112-byte block header: sha256d(prefix || nonce as 4 little-endian bytes),
+ * the digest read as a little-endian 256-bit integer, must be <= target (32 little-endian bytes).
+ * Routes: the portable C SHA-256 of FIPS 180-4, and the x86 SHA extensions (chosen by CPUID at
+ * run time; compiled only on x86-64 with GCC or Clang). AUTO picks SHA-NI where the CPU has it. */
+#define PPML_POW_ROUTE_AUTO 0
+#define PPML_POW_ROUTE_PORTABLE 1
+#define PPML_POW_ROUTE_SHANI 2
+#define PPML_POW_ERR_ROUTE (-1) /* a route this build or this CPU does not have */
+
+/* Bit (1 << route) set for each route this CPU can run (PORTABLE always). */
+unsigned int ppml_pow_routes(void);
+
+/* The route AUTO, PORTABLE or SHANI stands for on this CPU, or PPML_POW_ERR_ROUTE. */
+int ppml_pow_resolve_route(int route);
+
+/* Try nonces start_nonce, start_nonce + 1, ... in order, at most `count` of them and never past
+ * 2**32 - 1 (count is clamped to 2**32 - start_nonce), with `prefix` the header's first 108 bytes.
+ * Returns 1 and sets *nonce_out to the first nonce that meets the target (and, when hash_out is not
+ * NULL, its 32-byte digest in hashlib's byte order), 0 when none of them does, or
+ * PPML_POW_ERR_ROUTE. *tried_out receives the number of nonces hashed (the found one included). */
+int ppml_pow_search(const uint8_t prefix[108], const uint8_t target[32], uint32_t start_nonce,
+                    uint64_t count, int route, uint32_t *nonce_out, uint64_t *tried_out,
+                    uint8_t hash_out[32]);
+
+/* sha256d(prefix || nonce) by the given route, through the same code as ppml_pow_search (which it
+ * calls with the largest target and count 1). Returns 0, or PPML_POW_ERR_ROUTE. */
+int ppml_pow_hash(const uint8_t prefix[108], uint32_t nonce, int route, uint8_t hash_out[32]);
+
 #ifdef __cplusplus
 }
 #endif
