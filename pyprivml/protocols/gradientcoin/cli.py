@@ -70,24 +70,24 @@ def train(args, ctx):
         summary, _ = run_network(cfg, transport=ctx.kind, db_dir=args.db, progress=bar)
     if summary is None:
         return None
-    objective = make_objective(cfg.loss, cfg.seed)
+    optimum = objective_optimum(make_objective(cfg.loss, cfg.seed))
     reorgs = [len(p["reorganisations"]) for p in summary.peers]
     print(f"GradientCoin, {peers} peers, {cfg.loss}: height {summary.peers[0]['height']}, "
           f"{'all peers on one tip, UTXO set and model' if summary.agreed else 'PEERS DISAGREE'}; "
           f"{sum(p['mined'] for p in summary.peers)} blocks mined, {sum(reorgs)} reorganisations, "
-          f"{sum(p['payments'] for p in summary.peers)} payments; loss {summary.history[0][1]:.4g} -> "
-          f"{summary.history[-1][1]:.4g} (optimum {objective_optimum(objective):.4g})")
+          f"{sum(p['payments'] for p in summary.peers)} payments; loss gap L(x_t) - L* {summary.history[0][1] - optimum:.3g} "
+          f"-> {summary.history[-1][1] - optimum:.3g}")
     params = {"peers": peers, "loss": cfg.loss, "bits": f"{cfg.bits:#010x}", "height": cfg.height,
               "local_steps": cfg.local_steps, "sketch": cfg.sketch, "b": cfg.b, "iterations": summary.peers[0]["height"]}
     history = [{"iteration": h, "loss": loss} for h, loss in summary.history]
     run = RunResult(parameters=params, history=history, seconds={"total": summary.seconds}, bytes={})
     peers_meta = [{k: v for k, v in p.items() if k not in ("x", "events")} for p in summary.peers]
     report = run.report("gradientcoin", dataset=f"{cfg.loss} objective",
-                        meta={**ctx.meta(), "agreed": summary.agreed, "peers": peers_meta})
+                        meta={**ctx.meta(), "agreed": summary.agreed, "optimum": optimum, "peers": peers_meta})
     if args.plot:
         from .plot import plot_run
 
-        plot_run(summary, args.plot, optimum=objective_optimum(objective))
+        plot_run(summary, args.plot, optimum=optimum)
         print(f"plot: {args.plot}")
     if not summary.agreed:
         raise ValueError("the peers ended on different tips, UTXO sets or models (see the report)")
