@@ -64,7 +64,12 @@ class Peer:
         self.neighbours = [int(n) for n in neighbours if int(n) != self.rank]
         self.local_steps, self.lr = int(local_steps), float(lr)
         self.store = store
-        self.dp, self.noise, self.accountant = dp, noise, accountant   # dp: (clip, epsilon, delta) or None
+        self.dp, self.noise = dp, noise                # dp: (clip, epsilon, delta) of each release, or None
+        if dp is not None and accountant is None:
+            from ...dp import PrivacyAccountant
+
+            accountant = PrivacyAccountant("rdp")      # every published Δx composes here
+        self.accountant = accountant
         self.chain = store.load(params) if store is not None else Chain(params)
         self.chain.mempool = Mempool(maturity=params.maturity)
         self.stats = PeerStats()
@@ -97,7 +102,8 @@ class Peer:
         delta = losses.local_steps(self.objective, x, self.local_steps, self.lr)
         if self.dp is not None:
             clip, eps, delta_dp = self.dp
-            delta = payload.privatize_update(delta, clip, eps, delta_dp, accountant=self.accountant, noise=self.noise)
+            # accounted in found(): a template that is never published releases nothing
+            delta = payload.privatize_update(delta, clip, eps, delta_dp, noise=self.noise)
         return self.params.rules.make_update(delta, self.chain.tip, fit=True)
 
     def candidate(self, now: int, max_transactions: int = 50) -> Block:
@@ -122,8 +128,12 @@ class Peer:
         return self._announce("tx", tx.txid())
 
     def found(self, block: Block, now: float | None = None) -> list:
-        """Our own mined block: accept it and announce it."""
+        """Our own mined block: accept it and announce it (with DP on, its Δx is a release)."""
         self.stats.mined += 1
+        if self.dp is not None:
+            from ...dp import ClippedGaussian
+
+            self.accountant.add_gaussian(ClippedGaussian(*self.dp).noise_multiplier, steps=1)
         return self._accept(block, source=None, now=now)
 
     # -- messages ----------------------------------------------------------------------------------
@@ -216,5 +226,6 @@ class Peer:
                 "mined": self.stats.mined, "accepted": self.stats.accepted, "orphans": self.stats.orphans,
                 "payments": self.stats.payments, "rejected": dict(self.stats.rejected),
                 "rejected_txs": dict(self.stats.rejected_txs),
-                "reorganisations": list(self.chain.reorganisations)}
+                "reorganisations": list(self.chain.reorganisations),
+                "epsilon": None if self.dp is None else self.accountant.epsilon(self.dp[2])}
 
