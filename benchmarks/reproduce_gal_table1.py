@@ -133,12 +133,14 @@ def print_table(results: dict, protocol: str, recipe: str, seeds: int, rounds: i
 def blob_distribution(draws: int, seeds: int, rounds: int, protocol: str, recipe: str) -> dict:
     """The Blob Alone cell (this protocol's reporting, mean over seeds) on splits RandomState(0..draws-1)."""
     spec = PROTOCOLS[protocol]
-    cells = []
+    cells, spreads = [], []
     for k in range(draws):
         vals = [reported(per_round(setup_for("blob", s, rounds, "seed", recipe, split_seed=k), "Alone"),
                          False, spec["report"]) for s in range(seeds)]
-        cells.append(float(np.mean(vals)))
-    return {"draws": draws, "cells": cells}
+        mean, pm = summarise(vals, spec["spread"])
+        cells.append(mean)
+        spreads.append(pm)
+    return {"draws": draws, "cells": cells, "spreads": spreads}
 
 
 def print_blob(blob: dict) -> None:
@@ -151,6 +153,10 @@ def print_blob(blob: dict) -> None:
           + "/".join(f"{v:.1f}" for v in q)
           + f"; {100 * inside:.0f} % of draws within the seed's {value} ± {pm}, "
           f"{100 * np.mean(c >= value):.0f} % at or above {value}")
+    if blob.get("spreads"):
+        sp = np.asarray(blob["spreads"])
+        print(f"the cell's ± over the draws: median {np.median(sp):.1f}, 10-90 % {np.percentile(sp, 10):.1f}-"
+              f"{np.percentile(sp, 90):.1f} (the seed's {pm})")
 
 
 def main(argv=None):
