@@ -8,7 +8,8 @@ Roles, each driven by a :class:`pyprivml.comm.base.Transport`:
   and ℓ_q. It fits whatever residuals it is sent and answers prediction requests.
 
 What crosses the transport, and nothing else (``tests/test_gal.py`` checks the recorded payloads):
-small control dicts ``{"stage": ..., "round": ...}``, the pseudo-residuals r (Alice → organisations),
+small control dicts ``{"stage": ..., "round": ...}`` (and, for a ``"random"`` split, Alice's
+``{"stage": "split", "split_seed": s}`` before anything else), the pseudo-residuals r (Alice → organisations),
 the fitted values f_m^t(x_m) on the training sample and the per-round predictions f_m^{1:T}(x_m*)
 (organisations → Alice). Never features, models, losses or labels.
 
