@@ -58,14 +58,16 @@ class TabularData:
         return 1 if self.task == "regression" else self.num_classes
 
 
-def _normalise_name(name: str) -> str:
+def dataset_key(name: str) -> str:
+    """The canonical key of a data set name ("Breast-Cancer" -> "breastcancer"); ValueError if unknown."""
     key = name.lower().replace("_", "").replace("-", "").replace(" ", "")
     if key not in TASKS:
         raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(sorted(TASKS))}")
     return key
 
 
-def _raw_builtin(key: str):
+def raw_builtin(key: str):
+    """(X, y) of a built-in data set as scikit-learn ships it, before any split or scaling."""
     from sklearn import datasets
 
     if key == "diabetes":
@@ -136,7 +138,7 @@ def load_csv_table(path, label_column: str | int = -1, *, numeric_labels: bool =
 def load_tabular(name: str, seed: int = 0, *, csv_path=None, label_column: str | int = -1,
                  test_fraction: float = 0.2) -> TabularData:
     """Load data set ``name`` with the seed's preprocessing, split by permutation ``seed``."""
-    key = _normalise_name(name)
+    key = dataset_key(name)
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
     if csv_path is not None:
@@ -144,7 +146,7 @@ def load_tabular(name: str, seed: int = 0, *, csv_path=None, label_column: str |
     elif key in CSV_ONLY:
         raise ValueError(f"{name} needs a download: pass csv_path= to the file you downloaded")
     else:
-        x, y = _raw_builtin(key)
+        x, y = raw_builtin(key)
     x = np.asarray(x, dtype=np.float64)
     task = TASKS[key]
     perm = np.random.default_rng(seed).permutation(len(x))

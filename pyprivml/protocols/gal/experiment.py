@@ -41,7 +41,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from pyprivml.data.tabular import (CSV_ONLY, TASKS, TabularData, _normalise_name, _raw_builtin, load_csv_table,
+from pyprivml.data.tabular import (CSV_ONLY, TASKS, TabularData, dataset_key, raw_builtin, load_csv_table,
                                    load_tabular, split_features)
 
 from ..config import check_choice
@@ -58,13 +58,13 @@ def load_seed_split(name: str, split_seed: int = 0, *, csv_path=None, test_fract
     """The seed authors' 80/20 split: training rows are the first int(0.8 N) of
     ``np.random.RandomState(split_seed).permutation(N)``, the test rows the rest; then the same
     preprocessing as :func:`load_tabular` (features standardised with training statistics)."""
-    key = _normalise_name(name)
+    key = dataset_key(name)
     if csv_path is not None:
         x, y = load_csv_table(csv_path, numeric_labels=TASKS[key] == "regression")
     elif key in CSV_ONLY:
         raise ValueError(f"{name} needs a download: pass csv_path= to the file you downloaded")
     else:
-        x, y = _raw_builtin(key)
+        x, y = raw_builtin(key)
     x = np.asarray(x, dtype=np.float64)
     perm = np.random.RandomState(int(split_seed)).permutation(len(x))
     x, y = x[perm], np.asarray(y)[perm]
