@@ -71,6 +71,8 @@ class Report:
     seconds: dict = field(default_factory=dict)
     bytes: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    #: the converged float optimum of the same objective (metrics, solver), when the run has one
+    optimum: dict = field(default_factory=dict)
 
     @classmethod
     def new(cls, protocol: str, parameters: dict, **kwargs) -> "Report":
@@ -124,6 +126,8 @@ class Report:
 
         row = {"protocol": self.protocol, "dataset": self.dataset,
                metric: pct(self.final(metric)), "baseline": pct(self.final(metric, baseline=True))}
+        if self.optimum:
+            row["optimum"] = pct(self.optimum.get(metric))
         for phase in ("setup", *PHASES, "total"):  # setup: warm-up and the wrap-around proof, outside Table II
             v = self.seconds.get(phase)
             row[f"{phase} s"] = "-" if v is None else f"{v:.3f}"

@@ -99,18 +99,20 @@ def test_the_wrap_around_bound_really_bounds_the_decoded_values(seed):
 
 def test_wrap_around_check_fires_on_a_crafted_dataset_and_names_safe_parameters():
     X = np.ones((200, 4))  # every entry at the top of its range: the decoded sums are as large as possible
-    cfg = CodedPrivateMLConfig(n_workers=4, case=1, lx=8, lw=5, max_iter=2)
+    cfg = CodedPrivateMLConfig(n_workers=4, case=1, lx=7, lw=5, max_iter=1)
     with pytest.raises(WrapAroundError, match="before training") as info:
         run_codedprivateml(X, np.ones(200), cfg, transport="inprocess")
     msg = str(info.value)
     assert "(p-1)/2 = 16777196" in msg and "lx <= " in msg and "p >= " in msg
-    # The suggestions are really safe.
+    # The suggestions are really safe, for every weight of the run (the ball of its reach), not only w = 0.
+    radius = float(msg.split("||w||_2 <= ")[1].split()[0])
+    assert radius >= 1.0
     safe_lx = int(msg.split("lx <= ")[1].split()[0])
     plan = FixedPointPlan(pp.PrimeField(), safe_lx, 5, cfg.coefficients())
-    WrapAroundGuard(X, plan).check(np.zeros(4))
+    assert WrapAroundGuard(X, plan).ball_bound(radius) <= plan.field.half
     safe_p = int(msg.split("p >= ")[1].split()[0].rstrip(";"))
-    big = FixedPointPlan(pp.PrimeField(pp.next_prime(safe_p - 1)), 8, 5, cfg.coefficients())
-    WrapAroundGuard(X, big).check(np.zeros(4))
+    big = FixedPointPlan(pp.PrimeField(pp.next_prime(safe_p - 1)), 7, 5, cfg.coefficients())
+    assert WrapAroundGuard(X, big).ball_bound(radius) <= big.field.half
 
 
 def test_wrap_around_check_fires_when_weights_grow_during_training(digits):

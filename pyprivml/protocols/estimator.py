@@ -45,16 +45,21 @@ def check_common_params(est) -> None:
         raise ValueError(f"fit_intercept must be True or False, got {est.fit_intercept!r}")
 
 
-def check_protocol_params(est) -> None:
-    """Parameters every protocol estimator of the task shares: workers, degree, scales, fit interval, seed."""
+def check_protocol_params(est, *, automatic: bool = False) -> None:
+    """Parameters every protocol estimator of the task shares: workers, degree, scales, fit interval, seed.
+
+    ``automatic``: lx and lw may be None too (the protocol's master chooses them)."""
     if not is_int(est.n_workers) or est.n_workers < 1:
         raise ValueError(f"n_workers must be a positive integer, got {est.n_workers!r}")
     if not is_int(est.degree) or est.degree < 1:
         raise ValueError(f"degree (r of eq. 13) must be an integer >= 1, got {est.degree!r}")
-    for name in ("lx", "lw") + (() if est.lc is None else ("lc",)):
+    for name in ("lx", "lw", "lc"):
         v = getattr(est, name)
+        may_be_none = name == "lc" or automatic
+        if v is None and may_be_none:
+            continue
         if not is_int(v) or not 0 <= v <= 30:
-            raise ValueError(f"{name} must be an integer in [0, 30]{' or None (automatic)' if name == 'lc' else ''}, "
+            raise ValueError(f"{name} must be an integer in [0, 30]{' or None (automatic)' if may_be_none else ''}, "
                              f"got {v!r}")
     check_interval("fit_interval", est.fit_interval)
     if est.random_state is not None and (not is_int(est.random_state) or est.random_state < 0):

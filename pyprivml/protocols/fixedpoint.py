@@ -52,10 +52,15 @@ from ..field import PrimeField, next_prime
 from ..linalg import modcombine, modmul
 from ..quantization import quantize, round_half_up
 
-__all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "s_bar", "auto_lc"]
+__all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "s_bar", "auto_lc", "PlanChoice", "choose_plan",
+           "weight_reach", "MAX_PRIME"]
 
 #: Relative inflation of the float64 bounds (see the module docstring).
 _MARGIN = 1.0 + 1e-6
+#: The largest prime the field kernels accept (p < 2**32): the ceiling of the automatic plan.
+MAX_PRIME = 2**32 - 5
+#: The automatic prime is never below this (room for the N + K distinct Lagrange points).
+_MIN_AUTO_PRIME = 2**16
 
 
 class WrapAroundError(ValueError):
@@ -179,6 +184,9 @@ class WrapAroundGuard:
     X: np.ndarray
     plan: FixedPointPlan
     _m: dict = field(default_factory=dict, repr=False)
+    #: the radius ||w||_2 <= radius the run's weights are kept in (None: unknown); a failure's
+    #: suggestions then cover every weight of the run, not only the weights that failed
+    radius: float | None = None
 
     def __post_init__(self):
         self._m = self._moments(self.plan.lx)
@@ -201,8 +209,44 @@ class WrapAroundGuard:
     def bound(self, w, *, plan: FixedPointPlan | None = None, moments: dict | None = None) -> float:
         """An upper bound on max_k |G_k| for weights w (any draw of the r stochastic copies)."""
         plan = plan or self.plan
-        m = moments or self._m
         b2, binf = self._weight_bounds(w, plan.lw)
+        return self._bound(b2, binf, plan, moments or self._m)
+
+    def ball_bound(self, radius: float, *, plan: FixedPointPlan | None = None, moments: dict | None = None) -> float:
+        """An upper bound on max_k |G_k| for EVERY w with ||w||_2 <= radius (and any draw).
+
+        Entrywise ``|w̄_j| <= floor(2^lw |w|) + 1``, so ``||w̄_j||_2 <= 2^lw ||w||_2 + sqrt(d)``
+        (Minkowski) and ``||w̄_j||_inf <= floor(2^lw radius) + 1``: the bound of :meth:`bound`
+        with those two weight norms holds for the whole ball, hence for a whole run whose
+        weights are kept inside it (:func:`choose_plan`)."""
+        plan = plan or self.plan
+        radius = float(radius)
+        if not radius >= 0:
+            raise ValueError(f"the weight radius must be >= 0, got {radius!r}")
+        scaled = radius * 2.0 ** plan.lw
+        b2 = (scaled + math.sqrt(self.X.shape[1])) * _MARGIN
+        binf = math.floor(scaled) + 1.0
+        return self._bound(b2, binf, plan, moments or self._m)
+
+    def max_safe_radius(self, *, plan: FixedPointPlan | None = None, moments: dict | None = None) -> float:
+        """The largest radius R (to 40 bits) such that the ball ||w||_2 <= R is proven safe (0 if none)."""
+        plan = plan or self.plan
+        half = plan.field.half
+
+        def ok(R):
+            return self.ball_bound(R, plan=plan, moments=moments) <= half
+
+        if not ok(0.0):
+            return 0.0
+        lo, hi = 0.0, 1.0
+        while ok(hi) and hi < 2.0 ** 60:
+            lo, hi = hi, hi * 2
+        for _ in range(48):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return lo
+
+    def _bound(self, b2: float, binf: float, plan: FixedPointPlan, m: dict) -> float:
         c = np.abs(plan.signed_coefficients()).astype(np.float64)
         via = []
         for B, M in ((b2, m["l2"]), (binf, m["l1"])):
@@ -240,16 +284,26 @@ class WrapAroundGuard:
             # Even |x| = |w| = 1 would wrap: the scales of eq. (23) alone exceed p, whatever the data.
             hints.append(f"a lower degree r or smaller scales (l = lx + lc + r(lx + lw) = {plan.exponent} "
                          f"bits with r = {plan.r}, but (p-1)/2 < 2^{F.half.bit_length()})")
+        # Suggestions must hold for every weight of the run: for the run's ball when it is known.
+        run_w = np.asarray(w, dtype=np.float64)
+
+        def bound(trial, moments=None):
+            b_w = self.bound(run_w, plan=trial, moments=moments)
+            if self.radius is None:
+                return b_w
+            return max(b_w, self.ball_bound(self.radius, plan=trial, moments=moments))
+
         for lw in range(plan.lw - 1, -1, -1):
             trial = FixedPointPlan(F, plan.lx, lw, plan.coefficients, plan.lc)
-            if self.bound(w, plan=trial) <= F.half:
+            if bound(trial) <= F.half:
                 hints.append(f"lw <= {lw} (with lx = {plan.lx})")
                 break
         for lx in range(plan.lx - 1, -1, -1):
             trial = FixedPointPlan(F, lx, plan.lw, plan.coefficients, plan.lc)
-            if self.bound(w, plan=trial, moments=self._moments(lx)) <= F.half:
+            if bound(trial, self._moments(lx)) <= F.half:
                 hints.append(f"lx <= {lx} (with lw = {plan.lw})")
                 break
+        b = max(b, bound(plan))
         p_safe = next_prime(2 * math.ceil(b) + 1)
         hints.append(f"p >= {p_safe}" if p_safe < 2**32 else
                      "no prime below 2**32 is large enough: scale the data down")
@@ -257,3 +311,225 @@ class WrapAroundGuard:
                 f"beyond (p-1)/2 = {F.half} for p = {F.p} (lx = {plan.lx}, lw = {plan.lw}, "
                 f"lc = {plan.lc}, max |w| = {float(np.max(np.abs(w), initial=0.0)):.4g}), so phi^-1 "
                 f"(eq. 24) could return a wrapped-around value. Safe choices: " + "; ".join(hints))
+
+
+# -- the automatic plan: scales and prime proven for a whole run --------------------------------------
+
+
+def weight_reach(X, y, c0: float, lr: float, iterations: int) -> tuple[float, str]:
+    """R = J eta ||grad f(0)||_2: how far from w = 0 the run's weights are expected to go.
+
+    ``grad f(0) = X^T (s_hat(0) - y) / m`` is the gradient of eq. (17) at the start (s_hat(0) = c_0).
+    For plain gradient descent on the convex objective with eta <= 2/L the gradient norm never
+    grows, so ``||w_t||_2 <= t eta ||grad f(0)||_2``: R bounds every iterate. Momentum methods
+    come with no such bound of useful size (theirs grow like J^2), so the master keeps every
+    iterate inside the ball ||w||_2 <= R by projection: the plan proven for the ball then holds for
+    the whole run whatever the optimiser does, and the report says if the projection was active.
+    Returns (R, a sentence saying how R was obtained)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    g0 = float(np.linalg.norm(X.T @ (float(c0) - y))) / X.shape[0]
+    R = int(iterations) * float(lr) * g0
+    if not R > 0 or not math.isfinite(R):
+        return 1.0, (f"||grad f(0)||_2 = {g0:.3g}, so J eta ||grad f(0)||_2 gives no scale: "
+                     f"||w||_2 <= 1 (pass w_bound to choose another)")
+    return R, (f"J eta ||grad f(0)||_2 = {int(iterations)} x {float(lr):.4g} x {g0:.4g} = {R:.4g}: the "
+               f"farthest {int(iterations)} gradient steps can take w from 0 (a bound for gradient descent, "
+               f"whose gradient norm never grows; enforced for every optimiser by projecting w onto the ball)")
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """A fixed-point plan proven for a whole run: every weight vector the master ever sends lies in
+    the ball ||w||_2 <= ``radius``, and for every such w (and every stochastic draw) the decoded
+    gradient entries are at most ``bound`` <= (p-1)/2 in magnitude.
+
+    ``automatic`` names the parameters that were chosen rather than given, ``reasons`` says why
+    each has its value, ``warnings`` what the user should know before training."""
+
+    plan: FixedPointPlan
+    radius: float
+    bound: float
+    automatic: tuple = ()
+    reasons: dict = field(default_factory=dict)
+    warnings: tuple = ()
+
+    def as_dict(self) -> dict:
+        p = self.plan
+        return {"lx": p.lx, "lw": p.lw, "lc": p.lc, "p": p.field.p, "w_bound": self.radius, "bound": self.bound,
+                "half": p.field.half, "automatic": list(self.automatic), "reasons": dict(self.reasons),
+                "warnings": list(self.warnings)}
+
+    def describe(self) -> str:
+        p = self.plan
+        head = (f"lx = {p.lx}, lw = {p.lw}, lc = {p.lc}, p = {p.field.p}, ||w||_2 <= {self.radius:.4g}: "
+                f"decoded entries |G| <= {self.bound:.4g} <= (p-1)/2 = {p.field.half} for every iteration")
+        return head + "".join(f"; {k}: {v}" for k, v in self.reasons.items())
+
+
+class _Search:
+    """The wrap-around bound of a ball for trial scales, the data's moments cached per lx."""
+
+    def __init__(self, X, coefficients, field_):
+        self.X = np.asarray(X, dtype=np.float64)
+        self.coefficients = tuple(float(c) for c in coefficients)
+        self.field = field_
+        self.xmax = float(np.max(np.abs(self.X), initial=0.0))
+        self._moments: dict = {}
+        self._guard = None
+
+    def plan(self, lx, lw, lc, field_=None):
+        return FixedPointPlan(field_ or self.field, int(lx), int(lw), self.coefficients, lc)
+
+    def moments(self, lx):
+        if lx not in self._moments:
+            plan = self.plan(lx, 0, None)
+            if self._guard is None:
+                self._guard = WrapAroundGuard(self.X, plan)
+                self._moments[lx] = self._guard._m
+            else:
+                self._moments[lx] = self._guard._moments(lx)
+        return self._moments[lx]
+
+    def need(self, lx, lw, lc, radius) -> float:
+        """The largest signed integer the run can produce: decoded entries, data, weights, coefficients."""
+        plan = self.plan(lx, lw, lc)
+        data = math.floor(self.xmax * 2.0 ** lx + 0.5)
+        weights = math.floor(radius * 2.0 ** lw) + 1
+        coeffs = float(np.abs(plan.signed_coefficients()).max())
+        if max(data, weights, coeffs) > self.field.half:  # the data would not even embed
+            return math.inf
+        self.moments(lx)
+        G = self._guard.ball_bound(radius, plan=plan, moments=self._moments[lx])
+        return max(G, data, weights, coeffs)
+
+    def fits(self, lx, lw, lc, radius) -> bool:
+        return lx <= 30 and lw <= 30 and (lc is None or lc <= 30) and \
+            self.need(lx, lw, lc, radius) <= self.field.half
+
+
+def _no_plan(search: _Search, lx, lw, lc, radius, what: str) -> WrapAroundError:
+    """The error when no plan covers the ball: the bound, and choices that would cover the whole run."""
+    F = search.field
+    plan = search.plan(lx, lw, lc)
+    b = search.need(lx, lw, lc, radius)
+    hints = []
+    for lw_ in range(lw - 1, -1, -1):
+        if search.fits(lx, lw_, lc, radius):
+            hints.append(f"lw <= {lw_} (with lx = {lx})")
+            break
+    for lx_ in range(lx - 1, -1, -1):
+        if search.fits(lx_, lw, lc, radius):
+            hints.append(f"lx <= {lx_} (with lw = {lw})")
+            break
+    if math.isfinite(b) and 2 * math.ceil(b) + 1 < MAX_PRIME:
+        hints.append(f"p >= {next_prime(2 * math.ceil(b))}")
+    else:
+        hints.append("no prime below 2**32 is large enough for these scales: scale the data down or lower lx, lw")
+    R_max = search._guard.max_safe_radius(plan=plan, moments=search._moments.get(lx)) \
+        if search._guard is not None and lx in search._moments else 0.0
+    if R_max > 0:
+        hints.append(f"w_bound <= {R_max:.4g} (keep the weights in a smaller ball)")
+    shown = f"{b:.4g}" if math.isfinite(b) else "beyond the field"
+    return WrapAroundError(
+        f"before training: decoded gradient entries could reach {shown} in magnitude for weights with "
+        f"||w||_2 <= {radius:.4g} ({what}), beyond (p-1)/2 = {F.half} for p = {F.p} (lx = {lx}, lw = {lw}, "
+        f"lc = {plan.lc}), so phi^-1 (eq. 24) could return a wrapped-around value. Safe choices for the "
+        f"whole run: " + "; ".join(hints))
+
+
+def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=None, reach=None,
+                reach_reason: str = "") -> PlanChoice:
+    """The fixed-point plan of a run, proven before the first iteration for every iteration.
+
+    Parameters given (not None) are kept; the others are chosen:
+
+    * ``radius`` (``w_bound``): the ball ||w||_2 <= radius the master keeps the weights in. When
+      lx, lw and p are all given it defaults to the largest radius their proof admits (weights
+      that would leave it are projected back, never refused midway); otherwise to ``reach``
+      (:func:`weight_reach`: from the learning rate, the iteration budget and the data).
+    * ``lx``, ``lw``: the largest the wrap-around proof admits for that ball with the prime (given,
+      or the largest the kernels accept, 2**32 - 5). Grown one bit at a time, lw first (a bit of
+      lw costs one bit of the bound, a bit of lx two), until neither can grow: one more bit of
+      either would break the proof.
+    * ``lc``: :func:`auto_lc` (the fewest bits within 10 %), then as many more as the proof admits.
+    * ``p``: the smallest prime above twice the final bound (at least 2**16), so one more bit
+      of lx or lw would need a prime the kernels do not accept.
+
+    Raises :class:`WrapAroundError` (saying what would cover the whole run) when nothing does.
+
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).uniform(0, 1, (200, 5))
+    >>> choice = choose_plan(X, (0.5, 0.1312), radius=10.0)
+    >>> choice.plan.lx, choice.plan.lw, choice.radius, choice.bound <= choice.plan.field.half
+    (6, 8, 10.0, True)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    coefficients = tuple(float(c) for c in coefficients)
+    given = {"lx": lx, "lw": lw, "lc": lc, "p": p, "w_bound": radius}
+    automatic = tuple(k for k, v in given.items() if v is None)
+    search = _Search(X, coefficients, PrimeField(MAX_PRIME if p is None else p))
+    reasons, warnings = {}, []
+    fixed = lx is not None and lw is not None and p is not None
+    if reach is None:
+        reach = 1.0
+    if fixed and radius is None:
+        # A plan the user fixed: the largest ball it proves (projection, never a refusal midway).
+        lc_ = lc
+        if not search.fits(lx, lw, lc_, 0.0):
+            raise _no_plan(search, lx, lw, lc_, reach, "the reach of this run: " + reach_reason)
+        plan = search.plan(lx, lw, lc_)
+        search.moments(lx)
+        R = search._guard.max_safe_radius(plan=plan, moments=search._moments[lx])
+        reasons["w_bound"] = (f"{R:.4g}, the largest radius the proof admits for the given lx, lw and p "
+                              f"(weights are projected onto this ball if they reach it)")
+        if R < reach:
+            hint = _no_plan(search, lx, lw, lc_, reach, "")
+            warnings.append(f"the given lx = {lx}, lw = {lw}, p = {p} prove only ||w||_2 <= {R:.4g}, below the "
+                            f"reach of this run, {reach:.4g} ({reach_reason}); if the weights get there they are "
+                            f"held on that ball. " + str(hint).split("Safe choices for the whole run: ")[1]
+                            .replace("w_bound <= ", "(now) w_bound <= "))
+        lx_, lw_ = lx, lw
+    else:
+        R = float(reach if radius is None else radius)
+        reasons["w_bound"] = ("given" if radius is not None else reach_reason) or f"{R:.4g}"
+        lx_, lw_ = (0 if lx is None else lx), (0 if lw is None else lw)
+        if not search.fits(lx_, lw_, lc, R):
+            what = "the given w_bound" if radius is not None else "the reach of this run: " + reach_reason
+            raise _no_plan(search, lx_, lw_, lc, R, what)
+        while True:
+            grew = False
+            if lw is None and search.fits(lx_, lw_ + 1, lc, R):
+                lw_, grew = lw_ + 1, True
+            if lx is None and search.fits(lx_ + 1, lw_, lc, R):
+                lx_, grew = lx_ + 1, True
+            if not grew:
+                break
+        lc_ = lc
+        if lc is None:
+            lc_ = search.plan(lx_, lw_, None).lc
+            while search.fits(lx_, lw_, lc_ + 1, R):
+                lc_ += 1
+    b = search.need(lx_, lw_, lc_, R)
+    if p is None:
+        p_final = next_prime(max(2 * math.ceil(b), _MIN_AUTO_PRIME))
+        reasons["p"] = (f"{p_final}, the smallest prime above twice the proven bound {b:.4g} "
+                        f"(the kernels accept primes up to 2**32 - 5)")
+    else:
+        p_final = int(p)
+    plan = search.plan(lx_, lw_, lc_, PrimeField(p_final))
+    if lx is None or lw is None:
+        more = []
+        for name, trial in (("lx", (lx_ + 1, lw_)), ("lw", (lx_, lw_ + 1))):
+            if given[name] is None:
+                nb = search.need(trial[0], trial[1], lc_, R)
+                more.append(f"{name} + 1 would need {nb:.4g}" if math.isfinite(nb) else f"{name} + 1 would not embed")
+        ceiling = f"(p-1)/2 = {search.field.half} of p = {search.field.p}"
+        for name in ("lx", "lw"):
+            if given[name] is None:
+                reasons[name] = (f"{getattr(plan, name)}, the largest the proof admits for ||w||_2 <= {R:.4g} "
+                                 f"under {ceiling} ({'; '.join(more)})")
+    if lc is None:
+        reasons["lc"] = (f"{plan.lc}: at least the {auto_lc(coefficients, plan.a)} bits that keep every "
+                         f"coefficient within 10 %, and as many more as the proof admits")
+    return PlanChoice(plan, float(R), float(b), automatic, reasons, tuple(warnings))

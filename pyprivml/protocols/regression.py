@@ -24,20 +24,23 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from ..field import DEFAULT_PRIME, PrimeField
 from ..quantization import dequantize, quantize, quantize_stochastic
 from .config import ProtocolConfig, check_choice, check_int, check_interval, check_real
-from .fixedpoint import FixedPointPlan, WrapAroundGuard
+from .fixedpoint import FixedPointPlan, PlanChoice, WrapAroundGuard, choose_plan, weight_reach
 from .inputs import check_steps, check_X, check_y
+from .optim import OPTIMIZERS, MasterUpdate, check_optimizer
 from .progress import advance
 from .result import PhaseTimer, RunResult, exchange_seconds, traffic_by_phase
 from .sigmoid import DEFAULT_INTERVAL, fit_sigmoid, log_loss, sigmoid
 
 __all__ = ["TASKS", "RegressionConfig", "RegressionResult", "RegressionMaster", "lipschitz_lr", "draw_seed",
-           "model_metrics", "gradient_descent", "add_regression_arguments", "config_fields", "train_from_args"]
+           "model_metrics", "gradient_descent", "float_optimum", "float_references", "add_regression_arguments",
+           "config_fields", "train_from_args", "OPTIMIZERS"]
 
 TASKS = ("logistic", "linear")
 
@@ -84,43 +87,121 @@ def model_metrics(task: str, w, X, y, X_test=None, y_test=None) -> dict:
     return out
 
 
-def gradient_descent(X, y, *, lr: float, max_iter: int, task: str = "logistic", X_test=None, y_test=None):
-    """Full-batch gradient descent in float64, w^(0) = 0: eq. (2) with the true sigmoid (or linear
-    regression). Returns (w, history) with the same metrics as a private run."""
+def gradient_descent(X, y, *, lr: float, max_iter: int, task: str = "logistic", X_test=None, y_test=None,
+                     optimizer: str = "gd", momentum: float | None = None):
+    """Full-batch first-order training in float64, w^(0) = 0: eq. (2) with the true sigmoid (or
+    linear regression), by the master's update rule ``optimizer`` (:mod:`~pyprivml.protocols.optim`).
+    Returns (w, history) with the same metrics as a private run: the iteration-matched float
+    baseline every report carries."""
     X = check_X(X)
     y = check_y(y, X.shape[0], numeric=True)
     check_steps(max_iter, lr)
     check_choice("task", task, TASKS)
     m, d = X.shape
-    w = np.zeros(d)
+    opt = MasterUpdate(d, optimizer=optimizer, lr=lr, momentum=momentum)
+    w = opt.w
     history = [dict(iteration=0, **model_metrics(task, w, X, y, X_test, y_test))]
     for it in range(max_iter):
-        z = X @ w
+        z = X @ opt.point()
         pred = sigmoid(z) if task == "logistic" else z
-        w = w - lr / m * (X.T @ (pred - y))
+        w = opt.step(X.T @ (pred - y) / m)
         history.append(dict(iteration=it + 1, **model_metrics(task, w, X, y, X_test, y_test)))
     return w, history
+
+
+#: The regularisation of the converged float optimum: C of scikit-learn's LogisticRegression.
+OPTIMUM_C = 1e6
+
+
+def float_optimum(X, y, *, task: str = "logistic", X_test=None, y_test=None) -> dict:
+    """The converged float optimum of the task's unregularised objective, with the run's metrics.
+
+    Logistic regression: scikit-learn's ``LogisticRegression(C=1e6, fit_intercept=False)`` (X
+    carries its own bias column) solved by L-BFGS to ``tol=1e-10``. Not ``penalty=None``: on a
+    linearly separable training set (all of digits 4-vs-9, breast cancer and the synthetic sets
+    are) the unregularised log-loss has no minimiser, its infimum 0 is approached as ||w|| grows
+    without bound, and where a solver stops, and so the test accuracy it reports, depends on its
+    tolerance. With C = 1e6 the objective differs from the unregularised one by ||w||^2 / (2 C),
+    has a unique minimiser and every solver that converges finds the same one (its direction tends
+    to the maximum-margin one as C grows). Linear regression: the least-squares solution.
+    The dict has the metrics of :func:`model_metrics`, ``solver``, ``converged`` and
+    ``separable`` (the training set, for the logistic task)."""
+    X = check_X(X)
+    y = check_y(y, X.shape[0], numeric=True)
+    check_choice("task", task, TASKS)
+    if task == "linear":
+        w = np.linalg.lstsq(X, y, rcond=None)[0]
+        out = {"solver": "numpy.linalg.lstsq (least squares)", "converged": True}
+    else:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=OPTIMUM_C, fit_intercept=False, solver="lbfgs", tol=1e-10, max_iter=20000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, (y > 0.5).astype(int))
+        w = model.coef_.ravel().astype(np.float64)
+        iters = int(np.max(model.n_iter_))
+        out = {"solver": f"sklearn LogisticRegression(C={OPTIMUM_C:g}, fit_intercept=False, solver='lbfgs', "
+                         f"tol=1e-10), {iters} iterations",
+               "converged": iters < model.max_iter,
+               "separable": bool(np.all((X @ w > 0) == (y > 0.5)))}
+    out.update(model_metrics(task, w, X, y, X_test, y_test))
+    out["w_norm"] = float(np.linalg.norm(w))
+    return out
+
+
+def float_references(X, y, config, iterations: int, *, lr: float | None = None, X_test=None, y_test=None):
+    """(iteration-matched float baseline history, converged float optimum) of a run of ``config``:
+    the same update rule, learning rate and number of iterations in float64 with the true sigmoid,
+    and :func:`float_optimum`."""
+    lr = lr if lr is not None else (config.lr if config.lr is not None else lipschitz_lr(X, config.task))
+    _, baseline = gradient_descent(X, y, lr=lr, max_iter=max(int(iterations), 1), task=config.task,
+                                   X_test=X_test, y_test=y_test, optimizer=config.optimizer,
+                                   momentum=config.momentum)
+    return baseline[:int(iterations) + 1], float_optimum(X, y, task=config.task, X_test=X_test, y_test=y_test)
 
 
 @dataclass(frozen=True, kw_only=True)
 class RegressionConfig(ProtocolConfig):
     """The task's public parameters: N workers, sigmoid degree r (eq. 13), the fixed-point scales
-    l_x, l_w, l_c (eqs. 4, 6, 23), the prime p, J iterations and the learning rate (None: 1/L).
+    l_x, l_w, l_c (eqs. 4, 6, 23), the prime p, J iterations and the learning rate (None: 1/L),
+    and the master's update rule (:mod:`~pyprivml.protocols.optim`): ``optimizer`` ("gd",
+    "heavy-ball", "nesterov"), ``momentum`` (None: the optimiser's default), ``tol`` (stop once the
+    decoded gradient's norm is at most tol; protocols whose workers can stop early only) and
+    ``w_bound`` (the weights are kept in the ball ||w||_2 <= w_bound, the range the wrap-around
+    proof covers; None: chosen by :meth:`resolve`).
+
+    ``lx``, ``lw``, ``lc``, ``p`` = None (protocols with :attr:`automatic_plan` only) are chosen
+    from the data before the first iteration by :meth:`resolve`
+    (:func:`~pyprivml.protocols.fixedpoint.choose_plan`).
 
     ``seed`` drives only the stochastic quantisation of w (eqs. 6-8, through :func:`draw_seed`);
     privacy masks always come from fresh, unseeded :class:`~pyprivml.random.SecureRandom` streams.
     """
 
+    #: whether the protocol's master may choose lx, lw, p from the data (its workers learn p and
+    #: the coefficients from the master) rather than every rank reading them from the config
+    automatic_plan: ClassVar[bool] = False
+    #: whether the protocol's workers stop when the master says so (needed for ``tol``)
+    early_stop: ClassVar[bool] = False
+
     n_workers: int
     degree: int = 1
     task: str = "logistic"
-    lx: int = 3
-    lw: int = 4
+    lx: int | None = 3
+    lw: int | None = 4
     lc: int | None = None
-    p: int = DEFAULT_PRIME
+    p: int | None = DEFAULT_PRIME
     max_iter: int = 50
     lr: float | None = None
     fit_interval: tuple = DEFAULT_INTERVAL
+    optimizer: str = "gd"
+    momentum: float | None = None
+    tol: float | None = None
+    w_bound: float | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -131,15 +212,58 @@ class RegressionConfig(ProtocolConfig):
             raise ValueError("linear regression (Remark 1) uses s_hat(z) = z: degree must be 1")
         check_int("max_iter", self.max_iter, minimum=0, hint="the iterations J")
         check_real("lr", self.lr, positive=True, allow_none=True, hint="None means 1/L, Theorem 1")
+        auto = type(self).automatic_plan
         for name in ("lx", "lw"):
-            check_int(name, getattr(self, name), minimum=0, maximum=30)
+            if getattr(self, name) is None and not auto:
+                raise ValueError(f"{name}=None (chosen from the data) needs a protocol whose master picks the "
+                                 f"plan (CodedPrivateML); give {name} as an integer in [0, 30]")
+            check_int(name, getattr(self, name), minimum=0, maximum=30, allow_none=True,
+                      hint="None chooses it" if auto else "")
         check_int("lc", self.lc, minimum=0, maximum=30, allow_none=True, hint="None chooses it")
         check_interval("fit_interval", self.fit_interval)
-        PrimeField(self.p)  # a prime the kernels accept, or a ValueError that says which are
+        check_optimizer(self.optimizer, self.momentum, self.tol)
+        if self.tol and not type(self).early_stop:
+            raise ValueError(f"tol={self.tol!r}: this protocol's workers run all max_iter iterations, so the "
+                             f"master cannot stop early; use tol=None")
+        check_real("w_bound", self.w_bound, positive=True, allow_none=True,
+                   hint="the radius of the ball ||w||_2 <= w_bound the weights are kept in; None chooses it")
+        if self.p is None:
+            if not auto:
+                raise ValueError("p=None (chosen from the data) needs a protocol whose master picks the plan "
+                                 "(CodedPrivateML); give a prime below 2**32")
+        else:
+            PrimeField(self.p)  # a prime the kernels accept, or a ValueError that says which are
+
+    @property
+    def resolved(self) -> bool:
+        """Whether lx, lw and p are all fixed (no choice left for :meth:`resolve`)."""
+        return self.lx is not None and self.lw is not None and self.p is not None
+
+    def _need_resolved(self, what: str) -> None:
+        if not self.resolved:
+            raise ValueError(f"{what}: lx, lw or p is None (chosen from the data): call resolve(X, y) first, "
+                             f"or give all three")
 
     @property
     def field(self) -> PrimeField:
+        self._need_resolved("field")
         return PrimeField(self.p)
+
+    def resolve(self, X, y) -> tuple["RegressionConfig", PlanChoice]:
+        """(this configuration with lr, lx, lw, lc, p and w_bound fixed, the plan's proof and reasons).
+
+        lr = 1/L when None (Theorem 1). The fixed-point plan covers the whole run: the weights are
+        kept in the ball ||w||_2 <= w_bound (the reach of :func:`~pyprivml.protocols.fixedpoint.weight_reach`
+        from lr, max_iter and the data unless given), and the parameters left None are the largest
+        the wrap-around proof admits for that ball (:func:`~pyprivml.protocols.fixedpoint.choose_plan`)."""
+        X = np.asarray(X, dtype=np.float64)
+        lr = self.lr if self.lr is not None else lipschitz_lr(X, self.task)
+        coefficients = self.coefficients()
+        reach, why = weight_reach(X, y, coefficients[0], lr, max(int(self.max_iter), 1))
+        choice = choose_plan(X, coefficients, lx=self.lx, lw=self.lw, lc=self.lc, p=self.p, radius=self.w_bound,
+                             reach=reach, reach_reason=why)
+        plan = choice.plan
+        return self.replace(lr=lr, lx=plan.lx, lw=plan.lw, lc=plan.lc, p=plan.field.p, w_bound=choice.radius), choice
 
     def coefficients(self) -> tuple:
         """Real coefficients c_0..c_r of s_hat: the least-squares sigmoid fit (eq. 13), or z itself
@@ -150,6 +274,7 @@ class RegressionConfig(ProtocolConfig):
 
     def plan(self) -> FixedPointPlan:
         """The fixed-point scales and quantised coefficients of every protocol of this task."""
+        self._need_resolved("plan")
         return FixedPointPlan(self.field, self.lx, self.lw, self.coefficients(), self.lc)
 
     def task_parameters(self) -> dict:
@@ -158,7 +283,8 @@ class RegressionConfig(ProtocolConfig):
         return {"N": self.n_workers, "r": self.degree, "task": self.task, "lx": self.lx, "lw": self.lw,
                 "lc": plan.lc, "l": plan.exponent, "p": self.p, "iterations": self.max_iter,
                 "fit_interval": list(self.fit_interval), "coefficients": list(plan.coefficients),
-                "quantized_coefficients": plan.signed_coefficients().tolist()}
+                "quantized_coefficients": plan.signed_coefficients().tolist(), "optimizer": self.optimizer,
+                "momentum": self.momentum, "tol": self.tol, "w_bound": self.w_bound}
 
 
 @dataclass(kw_only=True)
@@ -171,6 +297,13 @@ class RegressionResult(RunResult):
     used_workers: list
     weights_history: list
     decoded: list = field(default_factory=list)
+    #: per iteration: the point the gradient was asked for (w_t, or Nesterov's look-ahead point)
+    query_points: list = field(default_factory=list)
+    #: the fixed-point plan proven for the whole run, with what was chosen and why
+    plan: PlanChoice | None = None
+    #: the iteration-matched float baseline and the converged float optimum (float_references)
+    baseline_history: list = field(default_factory=list)
+    optimum: dict = field(default_factory=dict)
     iteration_ends: list = field(default_factory=list)  # the master's clock after each update, from the start
     #: seconds per phase spent before the first iteration (the one-time part), "exchange" included
     before_iterations: dict = field(default_factory=dict)
@@ -186,7 +319,12 @@ class RegressionMaster:
     :meth:`private_gradient` (steps 6-13: returns the field sum of eq. 22), :meth:`finish`
     (stops the workers; returns the worker computation on the critical path) and
     :meth:`parameters`. Everything else, and all the timing, is here.
+
+    ``early_stop`` (class attribute): whether :meth:`finish` can stop the workers before
+    ``max_iter`` iterations, which ``tol`` needs.
     """
+
+    early_stop = False
 
     def __init__(self, transport, config: RegressionConfig, X, y, *, X_test=None, y_test=None, progress=None):
         self.transport, self.cfg = transport, config
@@ -198,9 +336,13 @@ class RegressionMaster:
             raise ValueError(f"{config.n_workers} workers need {config.n_workers + 1} ranks (the master and N "
                              f"workers), the transport has {transport.size}")
         self.X_test, self.y_test, self.progress = X_test, y_test, progress
-        self.F = config.field
-        self.plan = config.plan()
         self.timer = PhaseTimer(transport)
+        with self.timer("setup"):
+            # lr, and the fixed-point plan proven for every iteration of the run (fixedpoint.choose_plan).
+            self.cfg, self.choice = config.resolve(self.X, self.y)
+        self.lr = self.cfg.lr
+        self.F = self.cfg.field
+        self.plan = self.cfg.plan()
         self.warnings: list = []
         self.used: list = []
         self.decoded: list = []
@@ -239,11 +381,14 @@ class RegressionMaster:
         cfg, F, timer, t = self.cfg, self.F, self.timer, self.transport
         start = t.now()
         with timer("setup"):
-            # The proof that nothing can wrap around for the initial weights (fixedpoint), and eta.
-            self.guard = WrapAroundGuard(self.X, self.plan)
-            self.w = np.zeros(self.X.shape[1])
+            # The proof (made in resolve) covers the ball ||w||_2 <= w_bound; the update keeps
+            # every point it asks a gradient for inside it, and the guard re-checks each in O(d).
+            self.guard = WrapAroundGuard(self.X, self.plan, radius=cfg.w_bound)
+            self.opt = MasterUpdate(self.X.shape[1], optimizer=cfg.optimizer, lr=self.lr, momentum=cfg.momentum,
+                                    radius=cfg.w_bound)
+            self.w = self.opt.w
             self.guard.check(self.w, when="before training")
-            self.lr = cfg.lr if cfg.lr is not None else lipschitz_lr(self.X, cfg.task)
+            self.warnings.extend(self.choice.warnings)
         with timer("encoding"):
             Xbar = quantize(self.X, cfg.lx, F)                                 # step 1, eq. (4)
         with timer("setup"):
@@ -256,23 +401,40 @@ class RegressionMaster:
         # The upload is communication: the workers' first results wait for it (iteration 0).
         self.distribute(Xbar)                                                  # steps 2-3
         history, weights, ends, exchanged = [self.metrics(0)], [self.w.copy()], [], []
+        points, first_projected, stopped = [], None, "max_iter"
         before = dict(timer.seconds, exchange=exchange_seconds(t.log))
         for it in range(cfg.max_iter):
             with timer("setup"):
-                self.guard.check(self.w, when=f"iteration {it}")               # O(d), norms from setup
+                q = self.opt.point()                                           # w_t, or Nesterov's look-ahead
+                self.guard.check(q, when=f"iteration {it}")                    # O(d), norms from setup
             with timer("encoding"):
-                Wbar = quantize_stochastic(self.w, cfg.lw, F, copies=self.plan.r,
+                Wbar = quantize_stochastic(q, cfg.lw, F, copies=self.plan.r,
                                            seed=draw_seed(cfg.seed, it))       # step 6, eqs. (6)-(8)
             total = self.private_gradient(it, Wbar)                            # steps 7-13
             with timer("decoding"):
                 Xs = dequantize(total, self.plan.exponent, F)                  # step 14, eqs. (23)-(24)
             with timer("update"):
-                self.w = self.w - self.lr / self.X.shape[0] * (Xs - self.Xty)  # step 15, eq. (17)
+                g = (Xs - self.Xty) / self.X.shape[0]                          # the gradient of eq. (17)
+                before_projections = self.opt.projected
+                self.w = self.opt.step(g)                                      # step 15 (optim.py)
+                grad_norm = float(np.linalg.norm(g))
+            if first_projected is None and self.opt.projected > before_projections:
+                first_projected = it
             ends.append(t.now() - start)
             exchanged.append(exchange_seconds(t.log) - before["exchange"] - sum(exchanged))
+            points.append(q.copy())
             weights.append(self.w.copy())
-            history.append(self.metrics(it + 1))
+            history.append(dict(self.metrics(it + 1), grad_norm=grad_norm))
             advance(self.progress, history[-1])
+            if cfg.tol and grad_norm <= cfg.tol and type(self).early_stop:
+                stopped = "tol"
+                break
+        if first_projected is not None:
+            self.warnings.append(
+                f"the weights reached the ball ||w||_2 <= {cfg.w_bound:.4g} the wrap-around proof covers at "
+                f"iteration {first_projected} and were projected back onto it in {self.opt.projected} of "
+                f"{len(points)} iterations: the model is the best found inside the ball. For more room pass "
+                f"a larger w_bound (the automatic plan then trades lx, lw for it) or a larger p")
         seconds = timer.seconds
         seconds["computation"] = self.finish()
         # The master waited for data, weights and results; what the workers' computation does not
@@ -281,11 +443,13 @@ class RegressionMaster:
         seconds["total"] = t.now() - start
         params = self.parameters()
         params.update(lr=self.lr, m=int(self.X.shape[0]), d=int(self.X.shape[1]),
-                      max_safe_weight=self.guard.max_safe_weight())
+                      max_safe_weight=self.guard.max_safe_weight(), iterations_run=len(points), stopped_by=stopped,
+                      projected_iterations=self.opt.projected, plan=self.choice.as_dict())
         return RegressionResult(w=self.w, parameters=params, history=history, seconds=seconds,
                                 bytes=traffic_by_phase(t.log), warnings=self.warnings,
                                 used_workers=self.used, weights_history=weights, decoded=self.decoded,
-                                iteration_ends=ends, before_iterations=before, exchange_per_iteration=exchanged)
+                                iteration_ends=ends, before_iterations=before, exchange_per_iteration=exchanged,
+                                query_points=points, plan=self.choice)
 
 
 # -- the command line of the task (``pyprivml train codedprivateml|bgw|bh08``) ----------------------
@@ -330,7 +494,8 @@ def train_from_args(args, ctx, *, name: str, make_config, run, default_workers: 
 
     ``make_config(args, n_workers)`` builds the protocol's configuration; ``run(X, y, cfg, ...)``
     is its ``run_*`` function. Only the root rank loads the data; the report carries the float
-    baseline of :func:`gradient_descent` with the same learning rate and iterations.
+    baseline of :func:`gradient_descent` with the same update rule, learning rate and number of
+    iterations, and the converged float optimum (:func:`float_references`).
     """
     from .runner import load_dataset
 
@@ -347,7 +512,7 @@ def train_from_args(args, ctx, *, name: str, make_config, run, default_workers: 
                      progress=bar)
     if result is None:  # a worker rank of an MPI run
         return None
-    _, baseline = gradient_descent(X, y, lr=cfg.lr, max_iter=max(cfg.max_iter, 1), task=cfg.task,
-                                   X_test=X_test, y_test=y_test)
+    # The iteration-matched float baseline (same rule, lr and iterations run) and the converged optimum.
+    baseline, optimum = float_references(X, y, cfg, len(result.history) - 1, X_test=X_test, y_test=y_test)
     info = {**ctx.meta(), "ranks": cfg.n_workers + 1, "dataset_info": ds.info, **(meta(result) if meta else {})}
-    return result.report(name, dataset=ds.name, baseline_history=baseline[:cfg.max_iter + 1], meta=info)
+    return result.report(name, dataset=ds.name, baseline_history=baseline, optimum=optimum, meta=info)

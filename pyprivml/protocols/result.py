@@ -71,13 +71,19 @@ class RunResult:
     bytes: dict
     warnings: list = field(default_factory=list)
 
-    def report(self, protocol: str, *, dataset: str = "", baseline_history=None, meta=None):
-        """The :class:`~pyprivml.report.Report` of this run, stamped with date, machine and command."""
+    def report(self, protocol: str, *, dataset: str = "", baseline_history=None, optimum=None, meta=None):
+        """The :class:`~pyprivml.report.Report` of this run, stamped with date, machine and command.
+
+        ``baseline_history`` and ``optimum`` default to the result's own (if it has them)."""
         from ..report import Report
 
         meta = dict(meta or {})
         if self.warnings:
             meta.setdefault("warnings", list(self.warnings))
+        if baseline_history is None:
+            baseline_history = getattr(self, "baseline_history", None)
+        if optimum is None:
+            optimum = getattr(self, "optimum", None)
         return Report.new(protocol, self.parameters, dataset=dataset, history=self.history,
-                          baseline_history=list(baseline_history or []), seconds=self.seconds,
-                          bytes=self.bytes, meta=meta)
+                          baseline_history=list(baseline_history or []), optimum=dict(optimum or {}),
+                          seconds=self.seconds, bytes=self.bytes, meta=meta)

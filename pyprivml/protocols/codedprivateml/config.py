@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -67,10 +68,21 @@ class CodedPrivateMLConfig(RegressionConfig):
     ``math.inf`` makes it a dead worker that never answers. ``timeout`` is how long the master
     waits for a recovery threshold of results before naming the missing workers.
 
+    The defaults are the seed's Algorithm 1 as written (gradient descent, l_x = 3, l_w = 4,
+    p = 2^25 - 39), which the MPC baselines share step for step. The master chooses what is left
+    None before the first iteration (:meth:`resolve`): ``lx``, ``lw``, ``lc``, ``p`` (the largest
+    scales the wrap-around proof admits, a prime up to 2^32 - 5) and ``w_bound``; the workers
+    learn p and the coefficients from it. ``optimizer`` ("gd", "heavy-ball", "nesterov"),
+    ``momentum`` and ``tol`` (stop once ||g||_2 <= tol) are the master's update rule; the
+    estimators and ``pyprivml train codedprivateml`` default to Nesterov with an automatic plan.
+
     >>> cfg = CodedPrivateMLConfig(n_workers=12, case=2)
     >>> cfg.K_T(), cfg.recovery_threshold()
     ((3, 1), 10)
     """
+
+    automatic_plan: ClassVar[bool] = True
+    early_stop: ClassVar[bool] = True
 
     K: int | None = None
     T: int | None = None

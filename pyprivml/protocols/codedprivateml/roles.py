@@ -46,7 +46,7 @@ from ...lagrange import LagrangeCode
 from ...linalg import modcombine, modmatmul, modmatvec
 from ...quantization import dequantize, quantize_stochastic
 from ..fixedpoint import s_bar
-from ..regression import RegressionMaster, RegressionResult
+from ..regression import RegressionMaster, RegressionResult, float_references
 from ..tags import tags_for
 from .config import CodedPrivateMLConfig
 
@@ -113,6 +113,8 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
 
 class _Master(RegressionMaster):
     """Rank 0: the task's loop (:class:`RegressionMaster`) with Lagrange coding for steps 2-3, 7, 12-13."""
+
+    early_stop = True  # the workers answer until told to stop, so tol can end a run early
 
     def __init__(self, transport, X, y, config: CodedPrivateMLConfig, *, keep_decoded=False, **kwargs):
         super().__init__(transport, config, X, y, **kwargs)
@@ -216,13 +218,15 @@ def master_role(transport, X, y, config, *, X_test=None, y_test=None, progress=N
 
 def run_codedprivateml(X, y, config: CodedPrivateMLConfig, *, X_test=None, y_test=None, transport="auto",
                        network=None, progress=None, record_payloads=False, keep_decoded=False,
-                       return_launch=False):
+                       return_launch=False, references=False):
     """Run master and workers (MPI ranks, threads, or the simulated cluster with ``network``); the
     master's result (None on worker ranks).
 
     Under MPI every rank calls this; only rank 0 needs X and y (workers may pass anything).
     ``return_launch=True`` returns the :class:`~pyprivml.comm.LaunchResult` as well (transports
-    and their logs, for tests).
+    and their logs, for tests). ``references=True`` adds, after the run and outside its timings,
+    the iteration-matched float baseline and the converged float optimum to the result
+    (``baseline_history``, ``optimum``: :func:`~pyprivml.protocols.regression.float_references`).
     """
 
     def role(t):
@@ -232,10 +236,17 @@ def run_codedprivateml(X, y, config: CodedPrivateMLConfig, *, X_test=None, y_tes
         return worker_role(t, config)
 
     run = launch(role, config.n_workers + 1, transport, network=network, record_payloads=record_payloads)
-    return (run.master, run) if return_launch else run.master
+    result = run.master
+    if references and result is not None:
+        result.baseline_history, result.optimum = float_references(
+            X, y, config, result.parameters["iterations_run"], lr=result.parameters["lr"], X_test=X_test,
+            y_test=y_test)
+    return (result, run) if return_launch else result
 
 
 def plaintext_gradient_field(Xbar, Wbar, config: CodedPrivateMLConfig) -> np.ndarray:
-    """X̄^T s̄(X̄, W̄) over F_p computed directly, without coding: what decoding must reproduce."""
+    """X̄^T s̄(X̄, W̄) over F_p computed directly, without coding: what decoding must reproduce.
+
+    ``config`` must have its plan fixed (lx, lw, p given, or ``result.plan``'s values)."""
     plan = config.plan()
     return worker_compute(Xbar, Wbar, plan.field_coefficients(), plan.field)
