@@ -8,9 +8,13 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 kernel_sources = sorted(glob.glob(os.path.join("kernels", "*.c")))
-extra_compile_args = ["-O3", "-std=c99", "-march=native", "-fno-strict-aliasing"]
-if os.environ.get("PYPRIVML_PORTABLE"):  # wheels for other machines: no -march=native
-    extra_compile_args.remove("-march=native")
+# A portable build: baseline x86-64 (or the platform's default), with the hot kernels cloned for
+# x86-64-v3 and -v4 and chosen at run time (kernels/modarith.h, PPML_DISPATCH), so an extension
+# built on one machine runs, at its best, on any other. PYPRIVML_NATIVE=1 builds for this machine
+# alone (-march=native), which then may not run elsewhere.
+extra_compile_args = ["-O3", "-std=c99", "-fno-strict-aliasing"]
+if os.environ.get("PYPRIVML_NATIVE") == "1":
+    extra_compile_args.append("-march=native")
 if sys.platform == "win32":
     extra_compile_args = ["/O2"]
 

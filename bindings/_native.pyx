@@ -22,6 +22,7 @@ import numpy as np
 
 cdef extern from "pyprivml_kernels.h" nogil:
     uint64_t ppml_max_delayed_terms(uint32_t p)
+    int ppml_dispatch_level()
     void ppml_matmul(size_t n, size_t m, size_t k, const uint32_t *A, size_t lda,
                      const uint32_t *Bt, size_t ldb, uint32_t p, int64_t *C, size_t ldc)
     void ppml_matvec(size_t n, size_t k, const uint32_t *A, size_t lda,
@@ -106,6 +107,12 @@ def _result(view):
     """The caller's (or the freshly allocated) ndarray behind an output memoryview."""
     base = view.base
     return base if isinstance(base, np.ndarray) else np.asarray(view)
+
+
+def dispatch_level():
+    """Which build of the dispatched C kernels this CPU runs: 4 (x86-64-v4, AVX-512), 3
+    (x86-64-v3, AVX2), 1 (baseline x86-64), 0 (built without run-time dispatch)."""
+    return ppml_dispatch_level()
 
 
 def max_delayed_terms(p):

@@ -62,7 +62,7 @@ ALWAYS_INLINE void combine_block(int rows, size_t width, size_t k,
             out[r * ldo + jj] = (int64_t)REDUCE(s[r][jj], md);
 }
 
-static void combine_rows(int rows, size_t k, size_t L, const uint32_t *c, size_t ldc,
+PPML_HOT void combine_rows(int rows, size_t k, size_t L, const uint32_t *c, size_t ldc,
                          const uint32_t *X, size_t ldx, int64_t *out, size_t ldo,
                          const ppml_modulus *md)
 {
@@ -86,7 +86,7 @@ static void combine_rows(int rows, size_t k, size_t L, const uint32_t *c, size_t
 }
 
 /* For p too large for delayed reduction: each product reduced, sums folded every 2**31 terms. */
-static void combine_per_product(size_t n, size_t k, size_t L, const uint32_t *Cf, size_t ldcf,
+PPML_HOT void combine_per_product(size_t n, size_t k, size_t L, const uint32_t *Cf, size_t ldcf,
                                 const uint32_t *X, size_t ldx, int64_t *out, size_t ldo,
                                 const ppml_modulus *md)
 {
@@ -112,7 +112,7 @@ static void combine_per_product(size_t n, size_t k, size_t L, const uint32_t *Cf
     }
 }
 
-void ppml_combine(size_t n, size_t k, size_t L,
+PPML_DISPATCH void ppml_combine(size_t n, size_t k, size_t L,
                   const uint32_t *Cf, size_t ldcf,
                   const uint32_t *X, size_t ldx,
                   uint32_t p, int64_t *out, size_t ldo)
@@ -138,7 +138,7 @@ void ppml_combine(size_t n, size_t k, size_t L,
 }
 
 /* acc[j] += c0 x0[j] + c1 x1[j] + c2 x2[j] + c3 x3[j]: four terms per pass over acc. */
-static void axpy4(size_t len, uint64_t *restrict acc, const uint32_t *c,
+PPML_HOT void axpy4(size_t len, uint64_t *restrict acc, const uint32_t *c,
                   const uint32_t *restrict x, size_t ldx)
 {
     const uint64_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
@@ -147,19 +147,19 @@ static void axpy4(size_t len, uint64_t *restrict acc, const uint32_t *c,
         acc[j] += c0 * x0[j] + c1 * x1[j] + c2 * x2[j] + c3 * x3[j];
 }
 
-static void axpy1(size_t len, uint64_t *restrict acc, uint64_t c, const uint32_t *restrict x)
+PPML_HOT void axpy1(size_t len, uint64_t *restrict acc, uint64_t c, const uint32_t *restrict x)
 {
     for (size_t j = 0; j < len; ++j)
         acc[j] += c * x[j];
 }
 
-static void reduce_row(size_t len, uint64_t *restrict acc, const ppml_modulus *md)
+PPML_HOT void reduce_row(size_t len, uint64_t *restrict acc, const ppml_modulus *md)
 {
     for (size_t j = 0; j < len; ++j)
         acc[j] = REDUCE(acc[j], md);
 }
 
-void ppml_matvec_t(size_t n, size_t k, const uint32_t *A, size_t lda,
+PPML_DISPATCH void ppml_matvec_t(size_t n, size_t k, const uint32_t *A, size_t lda,
                    const uint32_t *x, uint32_t p, int64_t *y)
 {
     const ppml_modulus md = ppml_modulus_make(p);

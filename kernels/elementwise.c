@@ -31,7 +31,7 @@ static inline uint64_t mul_op(uint64_t x, uint64_t y, const ppml_modulus *md)
 
 /* The four loops of one operation: contiguous operands, a repeated a, a repeated b, strides. */
 #define PPML_ENTRYWISE(name, OP)                                                           \
-    void name(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb, \
+    PPML_DISPATCH void name(size_t count, const uint32_t *a, size_t inca, const uint32_t *b, size_t incb, \
               uint32_t p, int64_t *out)                                                     \
     {                                                                                       \
         if (count == 0)                                                                     \

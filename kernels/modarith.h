@@ -13,6 +13,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Run-time dispatch. The library is compiled for the baseline x86-64 target; every exported hot
+ * kernel carries PPML_DISPATCH, so GCC builds it three times (x86-64-v4 = AVX-512 F/BW/CD/DQ/VL,
+ * x86-64-v3 = AVX2/FMA/BMI2, and the baseline) and the dynamic loader picks the best clone for
+ * the CPU it runs on (an ifunc resolver reading CPUID). The loops' helpers are PPML_HOT: forced
+ * inline, so they are compiled into each clone with its instruction set. Elsewhere (Clang, ARM,
+ * non-glibc systems, or -DPPML_NO_DISPATCH) the kernels are plain portable C for the build target.
+ * ppml_dispatch_level() says which clone this CPU gets. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(PPML_NO_DISPATCH)
+#define PPML_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PPML_DISPATCH
+#endif
+#define PPML_HOT static inline __attribute__((always_inline))
+
 /* Below this many delayed terms (p above about 2**29.5) every product is reduced on its own. */
 #define PPML_SMALL_BLOCK 32
 /* Sums of reduced products (each < p < 2**32) are folded before 2**31 of them pile up. */

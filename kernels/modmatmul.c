@@ -24,6 +24,20 @@ enum {
     JB = 64    /* rows of Bt per block: JB x KC x 4 bytes = 256 KiB stay in L2 */
 };
 
+int ppml_dispatch_level(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(PPML_NO_DISPATCH)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return 4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return 3;
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 uint64_t ppml_max_delayed_terms(uint32_t p)
 {
     uint64_t pm1 = (uint64_t)p - 1u;
@@ -33,7 +47,7 @@ uint64_t ppml_max_delayed_terms(uint32_t p)
 }
 
 /* c[r][q] += sum_t a_r[t] b_q[t] for a 4 x 4 tile; reduced modulo p when `reduce` is set. */
-static void tile4x4(size_t len, const uint32_t *restrict a, size_t lda,
+PPML_HOT void tile4x4(size_t len, const uint32_t *restrict a, size_t lda,
                     const uint32_t *restrict b, size_t ldb,
                     uint64_t *restrict c, size_t ldc, const ppml_modulus *md, int reduce)
 {
@@ -61,7 +75,7 @@ static void tile4x4(size_t len, const uint32_t *restrict a, size_t lda,
 
 /* c[r * cs] += sum_t a_r[t] v[t] for four rows a_r: a 4 x 1 tile, or a 1 x 4 tile with the
  * operands' roles swapped. */
-static void tile4x1(size_t len, const uint32_t *restrict a, size_t lda,
+PPML_HOT void tile4x1(size_t len, const uint32_t *restrict a, size_t lda,
                     const uint32_t *restrict v, uint64_t *restrict c, size_t cs,
                     const ppml_modulus *md, int reduce)
 {
@@ -78,7 +92,7 @@ static void tile4x1(size_t len, const uint32_t *restrict a, size_t lda,
     }
 }
 
-static void tile1x1(size_t len, const uint32_t *restrict a, const uint32_t *restrict b,
+PPML_HOT void tile1x1(size_t len, const uint32_t *restrict a, const uint32_t *restrict b,
                     uint64_t *restrict c, const ppml_modulus *md, int reduce)
 {
     uint64_t s = 0;
@@ -89,7 +103,7 @@ static void tile1x1(size_t len, const uint32_t *restrict a, const uint32_t *rest
 }
 
 /* sum_t (a[t] b[t] mod p) mod p, for primes too large for delayed reduction. */
-static uint64_t dot_per_product(size_t len, const uint32_t *restrict a,
+PPML_HOT uint64_t dot_per_product(size_t len, const uint32_t *restrict a,
                                 const uint32_t *restrict b, const ppml_modulus *md)
 {
     const uint64_t p = md->p, two32 = md->two32;
@@ -105,7 +119,7 @@ static uint64_t dot_per_product(size_t len, const uint32_t *restrict a,
     return total;
 }
 
-static void matmul_per_product(size_t n, size_t m, size_t k, const uint32_t *A, size_t lda,
+PPML_HOT void matmul_per_product(size_t n, size_t m, size_t k, const uint32_t *A, size_t lda,
                                const uint32_t *Bt, size_t ldb, const ppml_modulus *md,
                                int64_t *C, size_t ldc)
 {
@@ -115,7 +129,7 @@ static void matmul_per_product(size_t n, size_t m, size_t k, const uint32_t *A, 
 }
 
 /* One chunk of the inner dimension, [k0, k0 + len), added into the partial sums in acc. */
-static void matmul_chunk(size_t n, size_t m, size_t k0, size_t len,
+PPML_HOT void matmul_chunk(size_t n, size_t m, size_t k0, size_t len,
                          const uint32_t *A, size_t lda, const uint32_t *Bt, size_t ldb,
                          uint64_t *acc, size_t ldc, const ppml_modulus *md, int reduce)
 {
@@ -141,7 +155,7 @@ static void matmul_chunk(size_t n, size_t m, size_t k0, size_t len,
     }
 }
 
-void ppml_matmul(size_t n, size_t m, size_t k,
+PPML_DISPATCH void ppml_matmul(size_t n, size_t m, size_t k,
                  const uint32_t *A, size_t lda,
                  const uint32_t *Bt, size_t ldb,
                  uint32_t p, int64_t *C, size_t ldc)
@@ -170,7 +184,7 @@ void ppml_matmul(size_t n, size_t m, size_t k,
     }
 }
 
-void ppml_matvec(size_t n, size_t k, const uint32_t *A, size_t lda,
+PPML_DISPATCH void ppml_matvec(size_t n, size_t k, const uint32_t *A, size_t lda,
                  const uint32_t *x, uint32_t p, int64_t *y)
 {
     /* A x is A (x^T)^T: a matmul with one row of Bt. */

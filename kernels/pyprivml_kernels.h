@@ -26,6 +26,10 @@ extern "C" {
  * (UINT64_MAX for p = 2). Matches pyprivml.field.max_delayed_terms. */
 uint64_t ppml_max_delayed_terms(uint32_t p);
 
+/* Which build of the dispatched kernels this CPU runs: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3,
+ * AVX2), 1 (baseline x86-64), or 0 when the library was built without run-time dispatch. */
+int ppml_dispatch_level(void);
+
 /* C = A Bt^T mod p: A is n x k (leading dimension lda), Bt is B transposed, m x k (ldb), C is
  * n x m (ldc). Passing B transposed makes both operands of every inner product contiguous. */
 void ppml_matmul(size_t n, size_t m, size_t k,

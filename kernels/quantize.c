@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "modarith.h"
 #include "pyprivml_kernels.h"
 
 #define GOLDEN_GAMMA UINT64_C(0x9E3779B97F4A7C15)
@@ -36,7 +37,7 @@ static inline double uniform_at(uint64_t key, uint64_t j)
     return (double)(int64_t)(mix64(key + (j + 1u) * GOLDEN_GAMMA) >> 11) * 0x1p-53;
 }
 
-void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u)
+PPML_DISPATCH void ppml_uniforms(uint64_t key, uint64_t start, size_t count, double *u)
 {
     for (size_t i = 0; i < count; ++i)
         u[i] = uniform_at(key, start + i);
@@ -60,7 +61,7 @@ static inline double floor_exact(double v)
     return fabs(v) < 0x1p52 ? f : v;
 }
 
-static double bits_to_max(uint64_t bits)
+PPML_HOT double bits_to_max(uint64_t bits)
 {
     if (bits > INF_BITS)
         return NAN;
@@ -78,7 +79,7 @@ static inline int64_t embed(double r, int64_t p)
     return v + (v < 0 ? p : 0);
 }
 
-double ppml_quantize(size_t count, const double *restrict x, double scale, uint32_t p,
+PPML_DISPATCH double ppml_quantize(size_t count, const double *restrict x, double scale, uint32_t p,
                      int64_t *restrict out)
 {
     const int64_t pp = (int64_t)p;
@@ -93,7 +94,7 @@ double ppml_quantize(size_t count, const double *restrict x, double scale, uint3
     return bits_to_max(max_bits);
 }
 
-double ppml_quantize_stochastic(size_t count, const double *restrict w, double scale, uint32_t p,
+PPML_DISPATCH double ppml_quantize_stochastic(size_t count, const double *restrict w, double scale, uint32_t p,
                                 uint64_t key, size_t copies, uint64_t first,
                                 int64_t *restrict out)
 {

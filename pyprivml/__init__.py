@@ -32,6 +32,7 @@ _LAZY = {
     "GradientDescentLogisticRegression": "pyprivml.estimators",
     "GradientDescentLinearRegression": "pyprivml.estimators",
     "NotFittedError": "pyprivml.estimators",
+    "kernel_info": "pyprivml.kernelinfo",
 }
 _LAZY_MODULES = ("dp", "sketch", "comm", "protocols", "data", "estimators", "report", "plot", "cli")
 
@@ -43,7 +44,7 @@ __all__ = [
     "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
     "CodedPrivateLogisticRegression", "CodedPrivateLinearRegression",
     "GradientDescentLogisticRegression", "GradientDescentLinearRegression", "NotFittedError",
-    "dp", "sketch",
+    "dp", "sketch", "kernel_info",
 ]
 
 

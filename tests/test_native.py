@@ -239,3 +239,28 @@ def test_import_fails_cleanly_without_the_extension(monkeypatch):
     monkeypatch.delitem(sys.modules, "pyprivml.backends.cython_backend")
     with pytest.raises(ImportError, match="make build"):
         importlib.import_module("pyprivml.backends.cython_backend")
+
+
+def test_the_c_kernels_choose_their_clone_from_this_cpu_and_kernel_info_says_so():
+    """The extension is built for the baseline target; the loader picks the clone from CPUID."""
+    import platform
+
+    import pyprivml as pp
+
+    native = pytest.importorskip("pyprivml._native")
+    info = pp.kernel_info()
+    flags = set()
+    for line in open("/proc/cpuinfo") if platform.system() == "Linux" else ():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    level = native.dispatch_level()
+    if platform.machine() == "x86_64" and flags:
+        v4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= flags
+        v3 = {"avx2", "fma", "bmi2", "movbe"} <= flags
+        assert level == (4 if v4 and v3 else 3 if v3 else 1)
+        assert set(info["features"]) <= flags and ("avx2" in info["features"]) == ("avx2" in flags)
+    assert info["dispatch"]["c_kernels"].startswith(("x86-64", "no run-time dispatch"))
+    assert set(info["routes"]) == {"modmatmul", "modmatvec", "modcombine", "quantize"}
+    assert "per product" in info["routes"]["modmatmul"]["p ≈ 2**32"]["reduction"]
+    assert info["backends"]["auto"] in info["backends"]["available"]
