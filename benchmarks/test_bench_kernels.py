@@ -46,7 +46,7 @@ def square(matmul_n):
     return n, A, B
 
 
-@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("backend", FAST + ["blas"])          # blas: the float64 limbs route
 def test_modmatmul(benchmark, timed, square, backend):
     n, A, B = square
     A32, B32 = A.astype(np.uint32), B.astype(np.uint32)

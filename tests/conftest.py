@@ -9,7 +9,7 @@ import pyprivml as pp
 from pyprivml.backends import BACKEND_NAMES, cuda_available, get_backend
 
 # Backends that `make test` builds or installs: they must be importable, a skip would hide a defect.
-REQUIRED_BACKENDS = ("numpy", "numba", "cython")
+REQUIRED_BACKENDS = ("numpy", "numba", "cython", "blas")
 
 
 @pytest.fixture(params=BACKEND_NAMES)

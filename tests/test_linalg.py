@@ -313,3 +313,23 @@ def test_few_column_products_match_the_reference(backend, to_backend, p, m):
     to, back = to_backend
     got = back(pp.modmatmul(to(A), to(B), p, backend=backend))
     assert np.array_equal(got, ref.matmul(A, B, p))
+
+
+@pytest.mark.parametrize("p", [2, 251, 65521, 2**21 - 9, 2**25 - 39, 67108879, 2**31 - 1, 2**32 - 5])
+def test_blas_route_is_exact_across_its_exact_blocks_and_limbs(p):
+    """The float64 BLAS route (centred limbs, exact blocks) against the uint64 reference, with
+    inner dimensions that straddle its block length and the extreme residues on the edges."""
+    from pyprivml.backends import blas_backend, numpy_backend
+
+    rng = np.random.default_rng(p % 1000)
+    _, _, block = blas_backend.plan(p, 10**9)
+    for k in sorted({1, min(block, 5000), min(block, 5000) + 1, 4097}):
+        A = rng.integers(0, p, (5, k))
+        B = rng.integers(0, p, (k, 3))
+        A[0], B[:, 0] = p - 1, p - 1                                  # the largest products
+        A[1], B[:, 1] = (p - 1) // 2 + 1, (p - 1) // 2                # the centring boundary
+        got = blas_backend.matmul(A, B, p)
+        assert np.array_equal(got, numpy_backend.matmul(A, B, p)), (p, k)
+    small_A, small_B = A[:2, :4].tolist(), B[:4, :2].tolist()
+    want = [[sum(a * b for a, b in zip(row, col)) % p for col in zip(*small_B)] for row in small_A]
+    assert blas_backend.matmul(np.array(small_A), np.array(small_B), p).tolist() == want

@@ -44,7 +44,7 @@ from types import ModuleType
 
 __all__ = ["available_backends", "set_backend", "get_backend", "cuda_available", "BACKEND_NAMES"]
 
-BACKEND_NAMES = ("numpy", "numba", "cython", "cupy")
+BACKEND_NAMES = ("numpy", "numba", "cython", "blas", "cupy")
 _CPU_AUTO_ORDER = ("numba", "cython", "numpy")
 _loaded: dict[str, ModuleType] = {}
 _failed: dict[str, str] = {}
