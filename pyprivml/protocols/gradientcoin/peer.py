@@ -74,7 +74,6 @@ class Peer:
         self.chain.mempool = Mempool(maturity=params.maturity)
         self.stats = PeerStats()
         self.requested: set[bytes] = set()
-        self.statuses: dict[int, tuple] = {}
         self.events: list[tuple] = []          # (time, "block" | "reorg", height, detail) for the plots
 
     # -- state -----------------------------------------------------------------------------------
@@ -180,10 +179,7 @@ class Peer:
         if kind == "getblocks":
             hashes = [b.hash() for b in self.chain.blocks_after(list(message[1]))]
             return [(source, ("inv", "block", hashes))] if hashes else []
-        if kind == "status":
-            self.statuses[source] = tuple(message[1:])
-            return []
-        return []      # stop / final are the runner's
+        return []      # status, stop and final are the runner's (.run)
 
     def sync(self, neighbour: int) -> list:
         """Ask ``neighbour`` for what follows our branch (heals losses, partitions, restarts).
