@@ -59,8 +59,10 @@ def check_protocol_params(est, *, automatic: bool = False) -> None:
         if v is None and may_be_none:
             continue
         if not is_int(v) or not 0 <= v <= 30:
-            raise ValueError(f"{name} must be an integer in [0, 30]{' or None (automatic)' if may_be_none else ''}, "
-                             f"got {v!r}")
+            if name == "lc":
+                raise ValueError(f"lc must be an integer in [0, 30] or None (automatic), got {v!r}")
+            raise ValueError(f"{name} must be an integer in [0, 30], got {v!r}"
+                             + (" (or None: chosen from the data)" if may_be_none else ""))
     check_interval("fit_interval", est.fit_interval)
     if est.random_state is not None and (not is_int(est.random_state) or est.random_state < 0):
         raise ValueError(f"random_state must be None or a non-negative integer, got {est.random_state!r}")

@@ -259,7 +259,8 @@ class RegressionConfig(ProtocolConfig):
         X = np.asarray(X, dtype=np.float64)
         lr = self.lr if self.lr is not None else lipschitz_lr(X, self.task)
         coefficients = self.coefficients()
-        reach, why = weight_reach(X, y, coefficients[0], lr, max(int(self.max_iter), 1))
+        reach, why = weight_reach(X, y, coefficients[0], lr, max(int(self.max_iter), 1), optimizer=self.optimizer,
+                                  momentum=self.momentum)
         choice = choose_plan(X, coefficients, lx=self.lx, lw=self.lw, lc=self.lc, p=self.p, radius=self.w_bound,
                              reach=reach, reach_reason=why)
         plan = choice.plan

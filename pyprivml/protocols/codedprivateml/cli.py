@@ -3,6 +3,7 @@
     pyprivml train codedprivateml --dataset digits49 --workers 12 --case 2 --iters 50 --report out.json
     mpiexec -n 13 pyprivml train codedprivateml --dataset digits49 --case 2 --iters 50
     pyprivml train codedprivateml --workers 50 --case 1 --iters 5 --transport simulated
+    pyprivml train codedprivateml --optimizer gd --lx 3 --lw 4 --p 33554393   # Algorithm 1 as written
 
 The data, transport and report options are the runner's (:mod:`pyprivml.protocols.runner`), the
 task's (workers, T, degree, scales, prime, iterations) :mod:`pyprivml.protocols.regression`'s;
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..optim import OPTIMIZERS
 from ..regression import add_regression_arguments, config_fields, train_from_args
 from .config import CodedPrivateMLConfig
+from .estimators import DEFAULT_MAX_ITER, DEFAULT_TOL
 from .roles import run_codedprivateml
 
 __all__ = ["add_arguments", "train", "parse_straggle"]
@@ -44,10 +47,34 @@ def parse_straggle(text: str | None) -> dict:
     return out
 
 
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
+    return v
+
+
 def add_arguments(parser) -> None:
-    """Options of ``pyprivml train codedprivateml`` beyond the runner's and the task's."""
+    """Options of ``pyprivml train codedprivateml`` beyond the runner's and the task's.
+
+    Unlike the MPC baselines' commands, l_x, l_w and p default to the automatic plan (the master
+    chooses the largest the wrap-around proof admits for the whole run) and the update to Nesterov's,
+    for the estimators' iteration budget: pass ``--optimizer gd --lx 3 --lw 4 --p 33554393`` for
+    the seed's Algorithm 1 as written."""
     add_regression_arguments(parser, default_workers=DEFAULT_WORKERS)
+    parser.set_defaults(lx=None, lw=None, p=None, iters=DEFAULT_MAX_ITER)
     g = parser.add_argument_group("CodedPrivateML (seed 004)")
+    g.add_argument("--optimizer", default="nesterov", choices=OPTIMIZERS,
+                   help="the master's update on the decoded gradient (default nesterov)")
+    g.add_argument("--momentum", type=float, default=None,
+                   help="beta in [0, 1) (default: 0.9 for heavy-ball, Nesterov's t/(t+3) schedule)")
+    g.add_argument("--tol", type=float, default=DEFAULT_TOL,
+                   help=f"stop once the decoded gradient's norm is <= TOL (default {DEFAULT_TOL:g}; 0: never)")
+    g.add_argument("--w-bound", type=_positive, default=None, metavar="R",
+                   help="keep the weights in ||w||_2 <= R, the range the plan is proven for (default: chosen)")
     g.add_argument("--case", type=int, default=2, choices=(1, 2),
                    help="1: maximum parallelisation, 2: equal parallelisation and privacy (sec. V)")
     g.add_argument("--K", type=int, default=None, help="parallelisation K (with --T, overrides --case)")
@@ -57,7 +84,8 @@ def add_arguments(parser) -> None:
 
 def _config(args, n_workers: int) -> CodedPrivateMLConfig:
     return CodedPrivateMLConfig(**config_fields(args, n_workers), K=args.K, T=args.T, case=args.case,
-                                straggle=args.straggle)
+                                straggle=args.straggle, optimizer=args.optimizer, momentum=args.momentum,
+                                tol=args.tol or None, w_bound=args.w_bound)
 
 
 def train(args, ctx):

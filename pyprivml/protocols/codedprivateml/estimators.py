@@ -35,7 +35,7 @@ __all__ = ["CodedPrivateLogisticRegression", "CodedPrivateLinearRegression", "DE
 #: 4-vs-9 and breast cancer (both scalings) well within it (docs/RESULTS.md).
 DEFAULT_MAX_ITER = 300
 #: Stop once the decoded gradient's norm is at most this.
-DEFAULT_TOL = 1e-6
+DEFAULT_TOL = 1e-4
 
 
 class _CodedPrivate(ProtocolLinearModel):
