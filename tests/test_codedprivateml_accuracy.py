@@ -295,4 +295,6 @@ def test_defaults_on_a_synthetic_set():
     baseline, optimum = float_references(ds.X_train, ds.y_train, clf.config(), clf.n_iter_, lr=clf.lr_,
                                          X_test=ds.X_test, y_test=ds.y_test)
     assert len(baseline) == clf.n_iter_ + 1
-    assert clf.score(ds.X_test, ds.y_test) >= optimum["accuracy"] - 0.005
+    # 200 test points: one is 0.5 points. At random_state=0 ours is 81.0 % against 80.5 %; over
+    # other seeds of the stochastic quantisation it ranges 79.5-81.0 %, hence three points of slack.
+    assert clf.score(ds.X_test, ds.y_test) >= optimum["accuracy"] - 0.015

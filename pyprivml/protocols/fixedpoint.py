@@ -481,10 +481,10 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
       that would leave it are projected back, never refused midway); otherwise to ``reach``
       (:func:`weight_reach`: from the learning rate, the iteration budget and the data).
     * ``lx``, ``lw``: the largest the wrap-around proof admits for that ball with the prime (given,
-      or the largest the kernels accept, 2**32 - 5). Grown one bit at a time from a useful
-      resolution (:data:`MIN_DATA_BITS`, :data:`MIN_WEIGHT_BITS`), lw first (a bit of lw costs
-      one bit of the bound, a bit of lx two), until neither can grow: one more bit of either would
-      break the proof.
+      or the largest the kernels accept, 2**32 - 5). Grown one bit at a time
+      from zero, lw first (a bit of lw costs one bit of the bound, a bit of lx two),
+      until neither can grow, so that one more bit of either would break the proof; from the
+      floors :data:`MIN_DATA_BITS`, :data:`MIN_WEIGHT_BITS` if that leaves one below them.
     * ``lc``: :func:`auto_lc` (the fewest bits within 10 %), then as many more as the proof admits.
     * ``p``: the smallest prime above twice the final bound (at least 2**16), so one more bit
       of lx or lw would need a prime the kernels do not accept.
@@ -495,7 +495,7 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
     >>> X = np.random.default_rng(0).uniform(0, 1, (200, 5))
     >>> choice = choose_plan(X, (0.5, 0.1312), radius=10.0)
     >>> choice.plan.lx, choice.plan.lw, choice.radius, choice.bound <= choice.plan.field.half
-    (7, 6, 10.0, True)
+    (6, 8, 10.0, True)
     """
     X = np.asarray(X, dtype=np.float64)
     coefficients = tuple(float(c) for c in coefficients)
@@ -529,22 +529,31 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
         # Chosen scales start at a useful resolution: data and weights with at least 2^MIN_*_BITS levels.
         x_floor = 0 if search.xmax == 0 else max(0, math.ceil(math.log2(2 ** MIN_DATA_BITS / search.xmax)))
         w_floor = max(0, math.ceil(math.log2(2 ** MIN_WEIGHT_BITS / R)))
-        lx_, lw_ = (min(x_floor, 30) if lx is None else lx), (min(w_floor, 30) if lw is None else lw)
-        if not search.fits(lx_, lw_, lc, R):
-            what = "the given w_bound" if radius is not None else "the reach of this run: " + reach_reason
-            if lx is None or lw is None:
-                what += (f"; an automatic plan keeps at least {MIN_DATA_BITS} bits of data resolution "
-                         f"(2^lx max|x| >= {2 ** MIN_DATA_BITS}) and {MIN_WEIGHT_BITS} of weight resolution "
-                         f"(2^lw w_bound >= {2 ** MIN_WEIGHT_BITS})")
-            raise _no_plan(search, lx_, lw_, lc, R, what)
-        while True:
-            grew = False
-            if lw is None and search.fits(lx_, lw_ + 1, lc, R):
-                lw_, grew = lw_ + 1, True
-            if lx is None and search.fits(lx_ + 1, lw_, lc, R):
-                lx_, grew = lx_ + 1, True
-            if not grew:
-                break
+        x_floor, w_floor = (min(x_floor, 30) if lx is None else lx), (min(w_floor, 30) if lw is None else lw)
+
+        def grow(lx_, lw_):
+            while True:
+                grew = False
+                if lw is None and search.fits(lx_, lw_ + 1, lc, R):
+                    lw_, grew = lw_ + 1, True
+                if lx is None and search.fits(lx_ + 1, lw_, lc, R):
+                    lx_, grew = lx_ + 1, True
+                if not grew:
+                    return lx_, lw_
+
+        # From zero (alternating, so neither scale starves the other); from the floors if that
+        # leaves one below its useful resolution; and if even the floors do not fit, say so.
+        lx_, lw_ = grow(0 if lx is None else lx, 0 if lw is None else lw) \
+            if search.fits(0 if lx is None else lx, 0 if lw is None else lw, lc, R) else (-1, -1)
+        if lx_ < x_floor or lw_ < w_floor:
+            if not search.fits(x_floor, w_floor, lc, R):
+                what = "the given w_bound" if radius is not None else "the reach of this run: " + reach_reason
+                if lx is None or lw is None:
+                    what += (f"; an automatic plan keeps at least {MIN_DATA_BITS} bits of data resolution "
+                             f"(2^lx max|x| >= {2 ** MIN_DATA_BITS}) and {MIN_WEIGHT_BITS} of weight resolution "
+                             f"(2^lw w_bound >= {2 ** MIN_WEIGHT_BITS})")
+                raise _no_plan(search, x_floor, w_floor, lc, R, what)
+            lx_, lw_ = grow(x_floor, w_floor)
         lc_ = lc
         if lc is None:
             lc_ = search.plan(lx_, lw_, None).lc

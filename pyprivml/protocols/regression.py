@@ -118,8 +118,8 @@ def float_optimum(X, y, *, task: str = "logistic", X_test=None, y_test=None) -> 
 
     Logistic regression: scikit-learn's ``LogisticRegression(C=1e6, fit_intercept=False)`` (X
     carries its own bias column) solved by L-BFGS to ``tol=1e-10``. Not ``penalty=None``: on a
-    linearly separable training set (all of digits 4-vs-9, breast cancer and the synthetic sets
-    are) the unregularised log-loss has no minimiser, its infimum 0 is approached as ||w|| grows
+    linearly separable training set (digits 4-vs-9 and breast cancer, in both scalings, are) the
+    unregularised log-loss has no minimiser, its infimum 0 is approached as ||w|| grows
     without bound, and where a solver stops, and so the test accuracy it reports, depends on its
     tolerance. With C = 1e6 the objective differs from the unregularised one by ||w||^2 / (2 C),
     has a unique minimiser and every solver that converges finds the same one (its direction tends
