@@ -11,9 +11,13 @@ Every iteration t:
   12-13. decode the K blocks f(X̄_k, W̄) from the FIRST (2r+1)(K+T-1)+1 results to arrive (eq. 21),
      and sum them (eq. 22);
   14. map to the reals with phi^-1 / 2^l (eqs. 23-24);
-  15. w <- w - (eta/m) (X̄^T s̄ - X̄^T y) (eq. 17); X̄^T y is the master's, computed once.
+  15. w <- w - (eta/m) (X̄^T s̄ - X̄^T y) (eq. 17); X̄^T y is the master's, computed once. With
+     ``optimizer="heavy-ball"`` or ``"nesterov"`` the master applies that rule to the same decoded
+     gradient instead (:mod:`pyprivml.protocols.optim`), and sends Nesterov's look-ahead point.
 
-Steps 1, 6, 14 and 15 are the task's and live in
+Before step 1 the master fixes the plan for the whole run (lx, lw, lc, p and the ball the weights
+stay in: :func:`~pyprivml.protocols.fixedpoint.choose_plan`); the workers learn p and the
+coefficients from it. Steps 1, 6, 14 and 15 are the task's and live in
 :class:`~pyprivml.protocols.regression.RegressionMaster`; this module adds the coding (2-3, 7,
 12-13) and the workers. The scales and the proof that no decoded value wraps around mod p are in
 :mod:`pyprivml.protocols.fixedpoint`, the polynomial s_hat of eq. (13) in
