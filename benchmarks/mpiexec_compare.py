@@ -21,7 +21,12 @@ from pathlib import Path
 from pyprivml.protocols.compare import compare, table_row
 from pyprivml.report import Report
 
-RUNS = {"codedprivateml-1": ["codedprivateml", "--case", "1"], "codedprivateml-2": ["codedprivateml", "--case", "2"],
+# Like for like (seed 004 Table II): CodedPrivateML as the seed's Algorithm 1 (gradient descent,
+# l_x = 3, l_w = 4, p = 2**25 - 39, tol 0: all iterations), the settings BGW and BH08 run with;
+# its own defaults (Nesterov, automatic plan with a prime near 2**32) would change the work per step.
+SEED_ALGORITHM_1 = ["--optimizer", "gd", "--lx", "3", "--lw", "4", "--p", "33554393", "--tol", "0"]
+RUNS = {"codedprivateml-1": ["codedprivateml", "--case", "1", *SEED_ALGORITHM_1],
+        "codedprivateml-2": ["codedprivateml", "--case", "2", *SEED_ALGORITHM_1],
         "bh08": ["bh08"], "bgw": ["bgw"]}
 
 
