@@ -269,3 +269,40 @@ def test_synthetic_data_scales_and_trains():
     base = pp.GradientDescentLogisticRegression(max_iter=30, fit_intercept=False).fit(ds.X_train, ds.y_train)
     assert clf.fit(ds.X_train, ds.y_train).score(ds.X_test, ds.y_test) >= base.score(ds.X_test, ds.y_test) - 0.02
     assert base.score(ds.X_test, ds.y_test) > 0.9
+
+
+def test_the_gram_shortcut_is_the_same_polynomial_bit_for_bit():
+    """Degree 1: c̄0 X̃ᵀ1 + c̄1 (X̃ᵀX̃) w̃ equals X̃ᵀ s̄(X̃ w̃) over F_p, for random and extreme residues."""
+    from pyprivml.protocols.codedprivateml.roles import GramWorker, gram_pays, worker_compute
+
+    rng = np.random.default_rng(7)
+    for p in (65521, 2**25 - 39, 2**32 - 5):
+        F = pp.PrimeField(p)
+        for rows, d in ((1, 1), (40, 7), (300, 60)):
+            Xt = rng.integers(0, p, (rows, d))
+            Xt[0] = p - 1
+            c = rng.integers(0, p, 2)
+            gram = GramWorker(Xt, c, F)
+            for _ in range(3):
+                Wt = rng.integers(0, p, (d, 1))
+                assert np.array_equal(gram(Wt), worker_compute(Xt, Wt, c, F)), (p, rows, d)
+    with pytest.raises(ValueError, match="degree r = 1"):
+        GramWorker(Xt, np.array([1, 2, 3]), F)
+    assert gram_pays(1000, 100, 300, 1) and not gram_pays(1000, 100, 300, 2) and not gram_pays(1000, 100, 50, 1)
+
+
+def test_a_run_with_the_gram_shortcut_equals_the_run_without(monkeypatch):
+    from pyprivml.protocols.codedprivateml import roles
+    from pyprivml.protocols.codedprivateml.roles import GramWorker
+
+    rng = np.random.default_rng(3)
+    X = rng.random((200, 8)) * 0.5
+    y = (X.sum(axis=1) > 2).astype(float)
+    cfg = CodedPrivateMLConfig(n_workers=5, case=1, max_iter=20, seed=0)
+    built = []
+    monkeypatch.setattr(roles, "GramWorker", lambda *a: built.append(1) or GramWorker(*a))
+    with_gram = roles.run_codedprivateml(X, y, cfg, transport="inprocess")
+    assert len(built) == 5                                 # every worker took the shortcut
+    monkeypatch.setattr(roles, "gram_pays", lambda *a: False)
+    without = roles.run_codedprivateml(X, y, cfg, transport="inprocess")
+    assert np.array_equal(with_gram.w, without.w)

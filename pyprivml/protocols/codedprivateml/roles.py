@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 import numpy as np
 
@@ -54,7 +55,8 @@ from ..regression import RegressionMaster, RegressionResult, float_references
 from ..tags import tags_for
 from .config import CodedPrivateMLConfig
 
-__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "plaintext_gradient_field",
+__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "GramWorker", "gram_pays",
+           "plaintext_gradient_field",
            "CodedPrivateMLResult", "TAGS"]
 
 TAGS = tags_for("codedprivateml")
@@ -72,6 +74,35 @@ def worker_compute(Xt, Wt, coefficients, field: PrimeField) -> np.ndarray:
     return modmatvec(Xt, s, field, transpose=True, check=False)
 
 
+class GramWorker:
+    """The same f(X̃_i, W̃_i) for degree r = 1, from X̃_i^T X̃_i computed once (issue 13, item 6).
+
+    With r = 1, s̄ = c̄_0 + c̄_1 X̃_i w̃, so X̃_i^T s̄ = c̄_0 X̃_i^T 1 + c̄_1 (X̃_i^T X̃_i) w̃ over F_p:
+    the same polynomial of the same degree, so the result is identical bit for bit, and an
+    iteration costs O(d²) instead of O(m d / K). :func:`gram_pays` says when that is cheaper."""
+
+    def __init__(self, Xt, coefficients, field: PrimeField):
+        if len(coefficients) != 2:
+            raise ValueError(f"the Gram shortcut is for degree r = 1 (2 coefficients), got {len(coefficients)}")
+        Xt = np.asarray(Xt, dtype=np.int64)
+        XtT = np.ascontiguousarray(Xt.T)
+        self.field = field
+        self.gram = modmatmul(XtT, Xt, field, check=False)                       # X̃ᵀX̃, once
+        self.column_sums = modmatvec(Xt, np.ones(Xt.shape[0], dtype=np.int64), field, transpose=True, check=False)
+        self.coefficients = np.asarray(coefficients, dtype=np.int64)
+
+    def __call__(self, Wt) -> np.ndarray:
+        Gw = modmatvec(self.gram, np.asarray(Wt, dtype=np.int64).reshape(-1), self.field, check=False)
+        c = self.coefficients.reshape(1, 2)
+        return modcombine(c, np.stack([self.column_sums, Gw]), self.field, check=False)[0]
+
+
+def gram_pays(rows: int, d: int, iterations: int, degree: int) -> bool:
+    """Whether J iterations from the Gram matrix (rows d² once, then d² each) beat the direct
+    2 rows d per iteration, for degree 1 only."""
+    return degree == 1 and rows * d * d + iterations * d * d < iterations * 2 * rows * d
+
+
 def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     """Worker i = rank i+1: receive X̃_i once, then answer every W̃_i with f(X̃_i, W̃_i) until stopped."""
     with transport.in_phase("control"):
@@ -86,6 +117,12 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     with transport.in_phase("data"):
         Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once
     delay = float(config.straggle.get(transport.rank, 0.0))
+    compute_f = partial(worker_compute, Xt, coefficients=coefficients, field=F)
+    start = transport.now()
+    use_gram = gram_pays(Xt.shape[0], Xt.shape[1], config.max_iter, len(coefficients) - 1)
+    if use_gram:
+        compute_f = GramWorker(Xt, coefficients, F)
+    setup_seconds = transport.now() - start
     answered, compute, pending = [], [], []
     t = 0
     while True:
@@ -97,7 +134,7 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
             t += 1
             continue
         start = transport.now()
-        f = worker_compute(Xt, msg, coefficients, F)             # steps 8-11, eqs. (15), (18)
+        f = compute_f(msg)                                       # steps 8-11, eqs. (15), (18)
         compute.append(transport.now() - start)
         if delay > 0:
             time.sleep(delay)
@@ -109,7 +146,8 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
         transport.send({"rank": transport.rank, "answered": answered, "compute": compute}, 0, TAGS.summary)
     for req in pending:
         req.wait()
-    return {"answered": answered, "compute": compute}
+    return {"answered": answered, "compute": compute, "gram": use_gram,
+            "gram_seconds": setup_seconds}
 
 
 # -- master ---------------------------------------------------------------------------------------
