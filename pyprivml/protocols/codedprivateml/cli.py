@@ -19,11 +19,11 @@ import argparse
 
 from ..optim import OPTIMIZERS
 from ..regression import add_regression_arguments, config_fields, train_from_args
-from .config import CodedPrivateMLConfig
+from .config import FAULT_MODES, CodedPrivateMLConfig
 from .estimators import DEFAULT_MAX_ITER, DEFAULT_TOL
 from .roles import run_codedprivateml
 
-__all__ = ["add_arguments", "train", "parse_straggle"]
+__all__ = ["add_arguments", "train", "parse_straggle", "parse_faults"]
 
 DEFAULT_WORKERS = 12
 
@@ -44,6 +44,22 @@ def parse_straggle(text: str | None) -> dict:
                 f"bad straggler {item!r}: expected RANK:SECONDS, e.g. 3:0.5 or 3:inf") from None
         if out[int(rank)] < 0:
             raise argparse.ArgumentTypeError(f"straggler delay must be >= 0, got {item!r}")
+    return out
+
+
+def parse_faults(text: str | None) -> dict:
+    """``"RANK:MODE,..."`` -> {rank: mode}, MODE one of random, offset, scale, poly (Byzantine workers).
+
+    >>> parse_faults("3:random,5:poly")
+    {3: 'random', 5: 'poly'}
+    """
+    out: dict = {}
+    for item in (text or "").split(",") if text else []:
+        rank, sep, mode = item.partition(":")
+        if not sep or not rank.strip().isdigit() or mode not in FAULT_MODES:
+            raise argparse.ArgumentTypeError(f"bad Byzantine worker {item!r}: expected RANK:MODE with MODE one of "
+                                             f"{', '.join(FAULT_MODES)}, e.g. 3:random")
+        out[int(rank)] = mode
     return out
 
 
@@ -80,12 +96,17 @@ def add_arguments(parser) -> None:
     g.add_argument("--K", type=int, default=None, help="parallelisation K (with --T, overrides --case)")
     g.add_argument("--straggle", type=parse_straggle, default={}, metavar="RANK:SECONDS,...",
                    help="delay these worker ranks by SECONDS per iteration (inf: never answer)")
+    g.add_argument("--byzantine", type=parse_faults, default={}, metavar="RANK:MODE,...",
+                   help="make these worker ranks return wrong results (random, offset, scale, poly)")
+    g.add_argument("--tolerate", type=int, default=None, metavar="A",
+                   help="wrong results corrected per iteration (default: the number of --byzantine workers)")
 
 
 def _config(args, n_workers: int) -> CodedPrivateMLConfig:
     return CodedPrivateMLConfig(**config_fields(args, n_workers), K=args.K, T=args.T, case=args.case,
                                 straggle=args.straggle, optimizer=args.optimizer, momentum=args.momentum,
-                                tol=args.tol or None, w_bound=args.w_bound)
+                                tol=args.tol or None, w_bound=args.w_bound, faults=args.byzantine,
+                                byzantine=len(args.byzantine) if args.tolerate is None else args.tolerate)
 
 
 def train(args, ctx):

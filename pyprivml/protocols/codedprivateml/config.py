@@ -10,7 +10,7 @@ import numpy as np
 from ..config import check_choice
 from ..regression import RegressionConfig
 
-__all__ = ["CodedPrivateMLConfig", "choose_K_T", "recovery_threshold"]
+__all__ = ["CodedPrivateMLConfig", "choose_K_T", "recovery_threshold", "FAULT_MODES"]
 
 
 def recovery_threshold(K: int, T: int, degree: int = 1) -> int:
@@ -59,6 +59,11 @@ def choose_K_T(N: int, degree: int = 1, case: int = 2, K: int | None = None, T: 
     return K, T
 
 
+#: How an injected Byzantine worker corrupts its result f: uniform values, f + c, c·f, or
+#: f + g(α_i) for one low-degree g shared by every "poly" worker (a coordinated shift).
+FAULT_MODES = ("random", "offset", "scale", "poly")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CodedPrivateMLConfig(RegressionConfig):
     """Every parameter of one CodedPrivateML run (public: all ranks may hold it).
@@ -88,10 +93,21 @@ class CodedPrivateMLConfig(RegressionConfig):
     T: int | None = None
     case: int = 2
     straggle: dict = field(default_factory=dict)
+    #: A: wrong results corrected per iteration (Reed–Solomon, Berlekamp–Welch); needs N >= threshold + 2A
+    byzantine: int = 0
+    #: fault injection for tests and demos: rank -> "random" | "offset" | "scale" | "poly"
+    faults: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         super().validate()
         check_choice("case", self.case, (1, 2))
+        if isinstance(self.byzantine, bool) or not isinstance(self.byzantine, (int, np.integer)) or self.byzantine < 0:
+            raise ValueError(f"byzantine (A, the wrong results corrected) must be an integer >= 0, got {self.byzantine!r}")
+        for rank, mode in self.faults.items():
+            if not 1 <= int(rank) <= self.n_workers:
+                raise ValueError(f"faults: rank {rank} is not a worker (workers are ranks 1..{self.n_workers})")
+            if mode not in FAULT_MODES:
+                raise ValueError(f"faults: worker {rank}'s mode must be one of {', '.join(FAULT_MODES)}, got {mode!r}")
         for rank, delay in self.straggle.items():
             if not 1 <= int(rank) <= self.n_workers:
                 raise ValueError(f"straggle: rank {rank} is not a worker (workers are ranks 1..{self.n_workers})")
@@ -99,6 +115,12 @@ class CodedPrivateMLConfig(RegressionConfig):
                 raise ValueError(f"straggle: worker {rank!r} must wait a non-negative number of seconds "
                                  f"(math.inf for a dead worker), got {delay!r}")
         self.K_T()  # validates N, K, T and the degree
+        if self.byzantine:
+            need = self.recovery_threshold() + 2 * self.byzantine
+            if self.n_workers < need:
+                raise ValueError(f"correcting A = {self.byzantine} wrong results needs N >= (2r+1)(K+T-1)+1+2A = "
+                                 f"{need} workers, got N = {self.n_workers}; the largest A for N = {self.n_workers} "
+                                 f"is {max((self.n_workers - self.recovery_threshold()) // 2, 0)}")
 
     def K_T(self) -> tuple[int, int]:
         """(K, T): the parallelisation and the privacy threshold."""
@@ -113,4 +135,4 @@ class CodedPrivateMLConfig(RegressionConfig):
         K, T = self.K_T()
         return {**self.task_parameters(), "K": K, "T": T, "case": self.case,
                 "recovery_threshold": self.recovery_threshold(), "privacy_threshold": T,
-                "straggle": {int(k): float(v) for k, v in self.straggle.items()}}
+                "straggle": {int(k): float(v) for k, v in self.straggle.items()}, "byzantine": self.byzantine}

@@ -50,6 +50,8 @@ from ...field import PrimeField
 from ...lagrange import LagrangeCode
 from ...linalg import modcombine, modmatmul, modmatvec
 from ...quantization import dequantize, quantize_stochastic
+from ...random import SecureRandom
+from ...reedsolomon import TooManyErrors, locate_errors
 from ..fixedpoint import s_bar
 from ..regression import RegressionMaster, RegressionResult, float_references
 from ..tags import tags_for
@@ -103,6 +105,20 @@ def gram_pays(rows: int, d: int, iterations: int, degree: int) -> bool:
     return degree == 1 and rows * d * d + iterations * d * d < iterations * 2 * rows * d
 
 
+def corrupt(f, mode: str, field: PrimeField, *, alpha: int, rng) -> np.ndarray:
+    """What an injected Byzantine worker returns instead of f (config.faults, for tests and demos)."""
+    p = field.p
+    f = np.asarray(f, dtype=np.int64)
+    if mode == "random":
+        return rng.integers(0, p, f.shape, dtype=np.int64)
+    if mode == "offset":
+        return (f + 12345) % p
+    if mode == "scale":
+        return (f * 2) % p
+    shift = (1 + alpha + alpha * alpha) % p          # "poly": g(α) = 1 + α + α², the same g for all
+    return (f + shift) % p
+
+
 def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     """Worker i = rank i+1: receive X̃_i once, then answer every W̃_i with f(X̃_i, W̃_i) until stopped."""
     with transport.in_phase("control"):
@@ -117,6 +133,8 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     with transport.in_phase("data"):
         Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once
     delay = float(config.straggle.get(transport.rank, 0.0))
+    fault = config.faults.get(transport.rank)
+    fault_rng = np.random.default_rng(transport.rank)
     compute_f = partial(worker_compute, Xt, coefficients=coefficients, field=F)
     start = transport.now()
     use_gram = gram_pays(Xt.shape[0], Xt.shape[1], config.max_iter, len(coefficients) - 1)
@@ -135,6 +153,8 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
             continue
         start = transport.now()
         f = compute_f(msg)                                       # steps 8-11, eqs. (15), (18)
+        if fault is not None:
+            f = corrupt(f, fault, F, alpha=int(setup.get("alpha", 0)), rng=fault_rng)
         compute.append(transport.now() - start)
         if delay > 0:
             time.sleep(delay)
@@ -167,6 +187,10 @@ class _Master(RegressionMaster):
         self.workers = list(range(1, self.N + 1))
         self.code = LagrangeCode(self.F, self.N, self.K, self.T)
         self.pending = []
+        self.byzantine = config.byzantine
+        self.faulty: dict = {}                  # rank -> the first iteration its result was wrong
+        self.received: list = []                # per iteration, every rank whose result was taken in
+        self._combine = SecureRandom() if config.byzantine else None
         if self.X.shape[0] < self.K:
             raise ValueError(f"K = {self.K} blocks need at least K rows, the data has {self.X.shape[0]}")
 
@@ -177,8 +201,11 @@ class _Master(RegressionMaster):
         public = {"p": self.F.p, "coefficients": self.plan.field_coefficients().tolist(),
                   "columns": int(self.X.shape[1])}
         with self.transport.in_phase("control"):
-            for rank in self.workers:
-                self.transport.send(public, rank, TAGS.setup)
+            for i, rank in enumerate(self.workers):
+                # only an injected "poly" fault needs its (public) evaluation point α_i; honest
+                # workers receive exactly the protocol's setup
+                extra = {"alpha": int(self.code.alphas[i])} if self.cfg.faults.get(rank) == "poly" else {}
+                self.transport.send({**public, **extra}, rank, TAGS.setup)
 
     def distribute(self, Xbar):
         t = self.transport
@@ -205,14 +232,23 @@ class _Master(RegressionMaster):
             for i, rank in enumerate(self.workers):
                 self.pending.append(t.isend(Wt[i], rank, TAGS.weights))
         with t.in_phase("results"):
+            # needed + 2A results correct A wrong ones; one more, when there is one, detects A + 1
+            A = self.byzantine
+            count = min(self.needed + 2 * A + (1 if A else 0), len(self.workers))
             try:
-                got = t.gather_first(self.workers, self.needed, TAGS.result(it), timeout=cfg.timeout)
+                got = t.gather_first(self.workers, count, TAGS.result(it), timeout=cfg.timeout)
             except TransportTimeout as exc:
                 raise TransportTimeout(
                     f"iteration {it}: the master needs {self.needed} results (the recovery threshold "
                     f"(2r+1)(K+T-1)+1) but workers {exc.missing} did not answer within {cfg.timeout} s ({exc})",
                     missing=exc.missing) from None
         self.pending = [r for r in self.pending if not r.test()]
+        self.received.append(list(got))
+        if self.byzantine:
+            got = {r: f for r, f in got.items() if r not in self.faulty}      # known faulty: dropped
+            left = self.byzantine - len(self.faulty)
+            with self.timer("decoding"):
+                got = self._correct(it, got, left) if left > 0 else dict(list(got.items())[:self.needed])
         self.used.append(list(got))
         with self.timer("decoding"):
             blocks = self.code.decode({rank - 1: f for rank, f in got.items()}, 2 * self.plan.r + 1)  # eq. (21)
@@ -220,6 +256,32 @@ class _Master(RegressionMaster):
         if self.keep_decoded:
             self.decoded.append(total)
         return total
+
+    def _correct(self, it, got: dict, left: int) -> dict:
+        """Reed–Solomon error location on two secret random combinations of the coordinates: a
+        wrong result shows in a combination unless its error is orthogonal to the random vector
+        (probability 1/p each), so a fault escapes both with probability 1/p². The ranks found are
+        named, their later results are dropped unread, and ``needed`` of the others are decoded."""
+        ranks = list(got)
+        xs = [int(self.code.alphas[r - 1]) for r in ranks]
+        Y = np.stack([np.asarray(got[r], dtype=np.int64) for r in ranks])
+        wrong = set()
+        for _ in range(2):
+            c = self._combine.integers(0, self.F.p, size=Y.shape[1])
+            ys = modmatvec(Y, c, self.F, check=False)
+            try:
+                wrong |= {ranks[i] for i in locate_errors(xs, ys.tolist(), k=self.needed, e=left, p=self.F.p)}
+            except TooManyErrors as exc:
+                raise TooManyErrors(f"iteration {it}: more than the {self.byzantine} Byzantine workers the run "
+                                    f"corrects returned wrong results ({exc}); already identified: "
+                                    f"{sorted(self.faulty) or 'none'}. No model is produced from wrong results; "
+                                    f"run with more workers or a larger --byzantine") from None
+        for r in sorted(wrong):
+            self.faulty.setdefault(r, it)
+            self.warnings.append(f"iteration {it}: worker rank {r} returned a wrong result (Byzantine); "
+                                 f"its results are ignored from now on")
+        good = [r for r in ranks if r not in wrong][:self.needed]
+        return {r: got[r] for r in good}
 
     def finish(self) -> float:
         """Stop the workers, drain late results; the slowest decoded worker's compute per iteration."""
@@ -236,7 +298,7 @@ class _Master(RegressionMaster):
                 except TransportTimeout:
                     self.warnings.append(f"worker rank {rank} did not report back within {wait_for:.3g} s")
         with t.in_phase("results"):
-            consumed = {(rank, it) for it, ranks in enumerate(self.used) for rank in ranks}
+            consumed = {(rank, it) for it, ranks in enumerate(self.received) for rank in ranks}
             for rank, s in summaries.items():
                 for it in s["answered"]:
                     if (rank, it) not in consumed:
