@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1] / "pyprivml"
 LAYERS = [
     ("backends", ("pyprivml._native", "pyprivml.backends")),
     ("math", ("pyprivml.field", "pyprivml._poly", "pyprivml.linalg", "pyprivml.quantization", "pyprivml.lagrange",
-              "pyprivml.shamir", "pyprivml.random", "pyprivml.threads", "pyprivml.sketch", "pyprivml.dp")),
+              "pyprivml.shamir", "pyprivml.reedsolomon", "pyprivml.random", "pyprivml.threads", "pyprivml.sketch",
+              "pyprivml.dp")),
     ("support", ("pyprivml.data", "pyprivml.report", "pyprivml.figure")),
     ("comm", ("pyprivml.comm", "pyprivml.simulate")),
     ("protocols", ("pyprivml.protocols",)),
