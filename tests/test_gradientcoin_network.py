@@ -410,5 +410,11 @@ def test_cli_toy_in_process_and_clear_errors(capsys, tmp_path):
     assert "event network" in capsys.readouterr().err
     assert main(["train", "gradientcoin", "--sketch", "ams", "--no-progress", "--transport", "inprocess"]) == 2
     assert "--b" in capsys.readouterr().err
+    assert main(["train", "gradientcoin", "--peers", "3", "--height", "3", "--difficulty", "0x1f00ffff",
+                 "--dp", "1.0,1.0,1e-5", "--transport", "inprocess", "--no-progress", "--payment", "0"]) == 0
+    assert "user-level DP: ε up to" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "gradientcoin", "--dp", "1.0,0,1e-5"])
+    capsys.readouterr()
     assert main(["chain", "show", str(tmp_path / "missing.sqlite")]) == 2
     assert "no GradientCoin database" in capsys.readouterr().err

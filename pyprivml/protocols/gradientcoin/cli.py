@@ -31,6 +31,16 @@ def _bits(text: str) -> int:
         raise argparse.ArgumentTypeError(f"--difficulty takes compact bits such as 0x1e0fffff, got {text!r}") from None
 
 
+def _dp(text: str) -> tuple:
+    try:
+        clip, eps, delta = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--dp takes CLIP,EPS,DELTA such as 1.0,1.0,1e-5, got {text!r}") from None
+    if not (clip > 0 and eps > 0 and 0 < delta < 1):
+        raise argparse.ArgumentTypeError(f"--dp needs CLIP > 0, EPS > 0 and 0 < DELTA < 1, got {text!r}")
+    return clip, eps, delta
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = GradientCoinConfig()
     g = parser.add_argument_group("GradientCoin (seeds 002 and 000)")
@@ -48,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--b", type=int, default=None, help="the sketch size b_sketch")
     g.add_argument("--payment", type=float, default=d.payment,
                    help="fraction of its mature coins a peer pays another after each block it mines")
+    g.add_argument("--dp", type=_dp, default=None, metavar="CLIP,EPS,DELTA",
+                   help="user-level DP on every published Δx: clip to CLIP, Gaussian noise for (EPS, DELTA) per block")
     g.add_argument("--db", default=None, metavar="DIR", help="each peer keeps its chain in DIR/peer<R>.sqlite")
     g.add_argument("--plot", default=None, metavar="OUT.png", help="loss against height, forks and reorganisations")
 
@@ -65,7 +77,8 @@ def train(args, ctx):
                          "pyprivml.protocols.gradientcoin.run.simulate for the seeded event network")
     cfg = GradientCoinConfig(peers=peers, loss=args.loss, bits=args.difficulty, local_steps=args.local_steps,
                              lr=args.lr, max_update_norm=args.max_update_norm, sketch=args.sketch, b=args.b,
-                             height=args.height, payment=args.payment, seed=args.seed or 0, timeout=args.timeout)
+                             height=args.height, payment=args.payment, dp=args.dp, seed=args.seed or 0,
+                             timeout=args.timeout)
     with ctx.progress(cfg.height, f"GradientCoin {peers} peers") as bar:
         summary, _ = run_network(cfg, transport=ctx.kind, db_dir=args.db, progress=bar)
     if summary is None:
@@ -76,7 +89,9 @@ def train(args, ctx):
           f"{'all peers on one tip, UTXO set and model' if summary.agreed else 'PEERS DISAGREE'}; "
           f"{sum(p['mined'] for p in summary.peers)} blocks mined, {sum(reorgs)} reorganisations, "
           f"{sum(p['payments'] for p in summary.peers)} payments; loss gap L(x_t) - L* {summary.history[0][1] - optimum:.3g} "
-          f"-> {summary.history[-1][1] - optimum:.3g}")
+          f"-> {summary.history[-1][1] - optimum:.3g}"
+          + ("" if cfg.dp is None else f"; user-level DP: ε up to {max(p['epsilon'] for p in summary.peers):.3g} "
+             f"at δ = {cfg.dp[2]:g} over each peer's published blocks"))
     params = {"peers": peers, "loss": cfg.loss, "bits": f"{cfg.bits:#010x}", "height": cfg.height,
               "local_steps": cfg.local_steps, "sketch": cfg.sketch, "b": cfg.b, "iterations": summary.peers[0]["height"]}
     history = [{"iteration": h, "loss": loss} for h, loss in summary.history]
