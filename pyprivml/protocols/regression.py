@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -312,7 +313,7 @@ class RegressionResult(RunResult):
     exchange_per_iteration: list = field(default_factory=list)
 
 
-class RegressionMaster:
+class RegressionMaster(ABC):
     """The master's loop of the task, shared by CodedPrivateML and its MPC baselines.
 
     A protocol subclasses it and supplies how the data and weights are encoded and exchanged and
@@ -356,17 +357,17 @@ class RegressionMaster:
     def warm_up(self) -> None:
         """Run the master's kernels once on tiny inputs (JIT compilation stays out of the phases)."""
 
+    @abstractmethod
     def distribute(self, Xbar: np.ndarray) -> None:
         """Encode the quantised data and send every worker its share (timed phases inside)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def private_gradient(self, it: int, Wbar: np.ndarray) -> np.ndarray:
         """The field sum X̄^T s̄(X̄ W̄) of eq. (22) for iteration ``it``, computed privately."""
-        raise NotImplementedError
 
+    @abstractmethod
     def finish(self) -> float:
         """Stop the workers; return the seconds of worker computation on the critical path."""
-        raise NotImplementedError
 
     def parameters(self) -> dict:
         return self.cfg.task_parameters()

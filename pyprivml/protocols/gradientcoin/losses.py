@@ -68,6 +68,7 @@ True
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def _partition(n_terms: int, n_users, seed) -> list[np.ndarray]:
     return [np.sort(part) for part in np.array_split(perm, int(n_users))]
 
 
-class Objective:
+class Objective(ABC):
     """A differentiable loss L : R^dim → R that is a sum over data terms (the common interface).
 
     Subclasses define ``dim``, ``n_terms``, :meth:`value`, :meth:`gradient` and :meth:`split`;
@@ -135,20 +136,22 @@ class Objective:
             raise ValueError(f"x must have shape ({self.dim},), got shape {x.shape}")
         return x
 
+    @abstractmethod
     def value(self, x) -> float:
-        raise NotImplementedError
+        """L(x)."""
 
+    @abstractmethod
     def gradient(self, x) -> np.ndarray:
-        raise NotImplementedError
+        """∇L(x), shape (dim,)."""
 
     def hessian(self, x) -> np.ndarray:
         """∇²L(x) (dim × dim); here by central differences of :meth:`gradient`, symmetrised."""
         return finite_difference_hessian(self, x)
 
+    @abstractmethod
     def split(self, n_users: int, seed=0) -> list["Objective"]:
         """Each of `n_users` users' private part: the data terms partitioned at random by `seed`,
         every user getting at least one, so that the parts sum to this objective."""
-        raise NotImplementedError
 
     def __call__(self, x) -> float:
         return self.value(x)
