@@ -36,3 +36,41 @@ def to_backend(backend):
 @pytest.fixture
 def rng():
     return np.random.default_rng(int(os.environ.get("PYPRIVML_TEST_SEED", "12345")))
+
+
+@pytest.fixture
+def gil_probe():
+    """:func:`main_thread_steps_during`, for tests that check a kernel releases the GIL."""
+    return main_thread_steps_during
+
+
+def main_thread_steps_during(call):
+    """Run ``call()`` in a worker thread and count how often the main thread ran Python inside
+    the middle of that call: with the GIL held, it could not run at all. A short switch interval
+    hands the GIL back promptly once the call returns, so the window is the call's own.
+    Returns (the call's result, steps inside, the call's seconds)."""
+    import sys
+    import threading
+    import time
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    window = {}
+
+    def work():
+        t0 = time.perf_counter()
+        window["result"] = call()
+        window["span"] = (t0, time.perf_counter())
+
+    stamps = []
+    worker = threading.Thread(target=work)
+    try:
+        worker.start()
+        while worker.is_alive():
+            stamps.append(time.perf_counter())
+        worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    t0, t1 = window["span"]
+    inside = [s for s in stamps if t0 + 0.1 * (t1 - t0) < s < t1 - 0.25 * (t1 - t0)]
+    return window["result"], len(inside), t1 - t0
