@@ -102,6 +102,24 @@ def _network_with_coins(hashrates=None, partitions=()):
     return cfg, net
 
 
+def _partition_with_a_stronger_side(net, seconds):
+    """From now for ``seconds``: peers {0, 1, 2} and {3, 4, 5} cut apart, the second side with three
+    times the hash power (so it wins when the partition heals)."""
+    start = net.now
+    net.partitions.append(Partition(start, start + seconds, ({0, 1, 2}, {3, 4, 5})))
+    net.hashrates = {r: (1.0 if r < 3 else 3.0) * net.hashrates[r] for r in net.peers}
+    for r in net.peers:
+        net._schedule_mining(r)
+    return start
+
+
+def _offer(net, rank, tx):
+    """Peer ``rank`` admits ``tx`` to its mempool and announces it."""
+    peer = net.peers[rank]
+    peer.chain.mempool.add(tx, peer.chain.utxo, peer.chain.height + 1)
+    net.send(rank, peer._announce("tx", tx.txid()))
+
+
 def _coin_of(peer):
     height = peer.chain.height + 1
     return peer.chain.utxo.spendable(peer.wallet.public_key, height, maturity=peer.params.maturity)[:1]
@@ -118,15 +136,9 @@ def test_double_spend_across_a_partition_is_undone_by_the_reorganisation():
     assert coin, "peer 0 mined nothing mature in the set-up"
     to_small = make_payment(spender.wallet, coin, wallet_of(1, cfg.seed).public_key, 10**8, 1000)
     to_big = make_payment(spender.wallet, coin, wallet_of(4, cfg.seed).public_key, 10**8, 1000)
-    start = net.now
-    net.partitions.append(Partition(start, start + 30, ({0, 1, 2}, {3, 4, 5})))
-    net.hashrates = {r: (1.0 if r < 3 else 3.0) * net.hashrates[r] for r in net.peers}
-    for r in net.peers:
-        net._schedule_mining(r)
-    net.peers[1].chain.mempool.add(to_small, net.peers[1].chain.utxo, net.peers[1].chain.height + 1)
-    net.send(1, net.peers[1]._announce("tx", to_small.txid()))
-    net.peers[4].chain.mempool.add(to_big, net.peers[4].chain.utxo, net.peers[4].chain.height + 1)
-    net.send(4, net.peers[4]._announce("tx", to_big.txid()))
+    start = _partition_with_a_stronger_side(net, 30)
+    _offer(net, 1, to_small)
+    _offer(net, 4, to_big)
     net.run(until_height=10_000, max_time=start + 29)         # during the partition: both spends confirm
     assert _included(net.peers[1], to_small.txid()) and not _included(net.peers[1], to_big.txid())
     assert _included(net.peers[4], to_big.txid()) and not _included(net.peers[4], to_small.txid())
@@ -142,13 +154,8 @@ def test_a_payment_undone_by_a_reorganisation_returns_to_the_mempool_and_confirm
     cfg, net = _network_with_coins()
     spender = net.peers[0]
     tx = make_payment(spender.wallet, _coin_of(spender), wallet_of(1, cfg.seed).public_key, 10**8, 1000)
-    start = net.now
-    net.partitions.append(Partition(start, start + 20, ({0, 1, 2}, {3, 4, 5})))
-    net.hashrates = {r: (1.0 if r < 3 else 3.0) * net.hashrates[r] for r in net.peers}
-    for r in net.peers:
-        net._schedule_mining(r)
-    net.peers[1].chain.mempool.add(tx, net.peers[1].chain.utxo, net.peers[1].chain.height + 1)
-    net.send(1, net.peers[1]._announce("tx", tx.txid()))
+    start = _partition_with_a_stronger_side(net, 20)
+    _offer(net, 1, tx)
     net.run(until_height=10_000, max_time=start + 19)
     assert _included(net.peers[1], tx.txid()) and not _included(net.peers[4], tx.txid())
     net.run(until_height=max(p.chain.height for p in net.peers.values()) + 6)

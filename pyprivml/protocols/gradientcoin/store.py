@@ -97,11 +97,19 @@ class ChainStore:
     def save(self, chain: Chain) -> int:
         """Write the blocks ``chain`` indexed since the last save, its active branch and the tip's
         state digests, in one transaction. Returns the number of new blocks written."""
-        new = [h for h in chain.blocks if h not in self._saved and h in chain.index]
+        # Blocks enter chain.blocks in the order they are indexed, so the unsaved ones are its
+        # tail (blocks refused during a failed reorganisation stay there, out of the index).
+        new = []
+        for h in reversed(chain.blocks):
+            if h in self._saved:
+                break
+            if h in chain.index:
+                new.append(h)
         new.sort(key=lambda h: chain.index[h].order)
-        fork = 0
-        while fork < min(len(self._active), len(chain.active)) and self._active[fork] == chain.active[fork]:
-            fork += 1
+        # Two branches differ at every height above their fork, so walk back from the shorter tip.
+        fork = min(len(self._active), len(chain.active))
+        while fork > 0 and self._active[fork - 1] != chain.active[fork - 1]:
+            fork -= 1
         if not new and fork == len(self._active) == len(chain.active):
             return 0
         db = self.db
@@ -124,7 +132,7 @@ class ChainStore:
             db.execute("ROLLBACK")
             raise
         self._saved.update(new)
-        self._active = list(chain.active)
+        self._active[fork:] = chain.active[fork:]
         return len(new)
 
     # -- reading ---------------------------------------------------------------------------------
