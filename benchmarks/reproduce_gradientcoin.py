@@ -51,12 +51,7 @@ def _gaps(net, loss, seed):
     objective = make_objective(loss, seed)
     optimum = objective_optimum(objective)
     peer = next(iter(net.peers.values()))
-    x = np.array(peer.params.x0, dtype=np.float64)
-    gaps = [objective.value(x) - optimum]
-    for h in range(1, peer.chain.height + 1):
-        b = peer.chain.block_at(h)
-        x = x + payload.desketched(b.update, b.header.prev_hash)
-        gaps.append(objective.value(x) - optimum)
+    gaps = [objective.value(x) - optimum for _, x in peer.chain.models()]
     return np.array(gaps), optimum, peer
 
 

@@ -54,9 +54,12 @@ def test_six_peers_agree_after_forks_reorganisations_and_payments():
     assert all(not q.stats.rejected for q in net.peers.values())                       # no honest block refused
     # the model is x0 + the updates of the best chain, and the loss went down
     x = np.zeros(len(p.chain.x))
+    models = dict(p.chain.models())                        # x_h from the undo data, every height
+    assert np.array_equal(models[0], x)
     for h in range(1, p.chain.height + 1):
         b = p.chain.block_at(h)
         x = x + payload.desketched(b.update, b.header.prev_hash)
+        assert np.array_equal(models[h], x)
     assert np.array_equal(x, p.chain.model())
     L = make_objective("ridge", CFG.seed)
     assert L.value(x) < 0.2 * L.value(np.zeros_like(x))

@@ -151,6 +151,13 @@ class Chain:
         """x_t of the active branch (a copy)."""
         return self.x.copy()
 
+    def models(self):
+        """(height, x_height) along the active branch, from the undo data (each connected block
+        keeps the model before it), so nothing is de-sketched or re-added."""
+        for height in range(1, self.height + 1):
+            yield height - 1, self.undo[self.active[height]].model.copy()
+        yield self.height, self.x.copy()
+
     def block_at(self, height: int) -> Block:
         return self.blocks[self.active[height]]
 

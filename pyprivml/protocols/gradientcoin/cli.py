@@ -186,16 +186,13 @@ def show_chain(path, *, side_branches: bool = False) -> str:
              f"cumulative work {chain.work:,}, {len(chain.utxo)} unspent coins, {len(chain.reorganisations)} "
              f"reorganisations during the replay",
              f"{'height':>6}  {'hash':<16}  {'work':>12}  {'miner':<10}  {'txs':>3}  {'update norm':>11}  {'loss':>10}  branch"]
-    x = np.array(chain.params.x0, dtype=np.float64)
+    models = dict(chain.models())
     for height, h, _, active in rows:
         if not active and not side_branches:
             continue
         block = chain.blocks[h]
         step = payload.desketched(block.update, block.header.prev_hash)
-        loss = ""
-        if active:
-            x = x + step if height > 0 else x
-            loss = f"{objective.value(x):10.5g}"
+        loss = f"{objective.value(models[height]):10.5g}" if active else ""
         miner = block.transactions[0].outputs[0].pubkey.hex()[:10] if block.transactions else "genesis"
         lines.append(f"{height:>6}  {display_hex(h)[:16]:<16}  {chain.index[h].work if h in chain.index else 0:>12,}  "
                      f"{miner:<10}  {max(len(block.transactions) - 1, 0):>3}  {np.linalg.norm(step):>11.4g}  "

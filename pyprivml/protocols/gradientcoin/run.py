@@ -304,21 +304,11 @@ def peer_role(config: GradientCoinConfig, *, db_dir=None, progress=None):
             transport.send(("final", summary), 0, TAGS.final)
             return None
         finals = [summary] + [transport.recv(r, TAGS.final, timeout=config.timeout)[0][1] for r in everyone]
-        history = [(h, float(make_objective(config.loss, config.seed or 0).value(x)))
-                   for h, x in _models_along(peer)]
+        objective = make_objective(config.loss, config.seed or 0)
+        history = [(h, float(objective.value(x))) for h, x in peer.chain.models()]
         return RunSummary(config, finals, time.monotonic() - start, history, peer.events)
 
     return role
-
-
-def _models_along(peer: Peer):
-    """(height, x_height) along the peer's active branch, recomputed from the blocks."""
-    x = np.array(peer.params.x0, dtype=np.float64)
-    yield 0, x.copy()
-    for height in range(1, peer.chain.height + 1):
-        block = peer.chain.block_at(height)
-        x = x + payload.desketched(block.update, block.header.prev_hash)
-        yield height, x.copy()
 
 
 def run_network(config: GradientCoinConfig, *, transport="auto", db_dir=None, progress=None, record_payloads=False):
