@@ -92,8 +92,7 @@ class _Undo:
 def genesis_block(params: ChainParams) -> Block:
     """The block every node starts from: no transactions to validate, the zero update, mined."""
     d = len(params.x0)
-    update = payload.ModelUpdate.plain(np.zeros(d)) if hasattr(payload.ModelUpdate, "plain") \
-        else payload.make_update(np.zeros(d), prev_hash=ZERO_HASH)
+    update = payload.ModelUpdate.plain(np.zeros(d))
     header = proof.BlockHeader(version=1, prev_hash=ZERO_HASH, merkle_root=merkle.merkle_root([ZERO_HASH]),
                                payload_hash=update.hash(), time=params.genesis_time, bits=params.genesis_bits,
                                nonce=0)

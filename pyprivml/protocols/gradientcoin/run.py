@@ -24,10 +24,12 @@ Finally rank 0 collects each peer's summary.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -140,8 +142,6 @@ def make_params(config: GradientCoinConfig, objective) -> ChainParams:
 
 def config_dict(config: GradientCoinConfig) -> dict:
     """The configuration as JSON-able values (the inverse of ``GradientCoinConfig(**d)``)."""
-    import dataclasses
-
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
 
 
@@ -163,8 +163,6 @@ def make_peer(rank: int, config: GradientCoinConfig, *, objective=None, params=N
     part = objective.split(config.peers, seed=seed)[rank]
     store = None
     if db_dir is not None:
-        from pathlib import Path
-
         Path(db_dir).mkdir(parents=True, exist_ok=True)
         store = ChainStore(Path(db_dir) / f"peer{rank}.sqlite")
         store.set_info({"rank": rank, "config": config_dict(config)})
