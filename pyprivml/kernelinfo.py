@@ -16,13 +16,11 @@ for each class of prime and shape.
 
 from __future__ import annotations
 
-import platform
-from pathlib import Path
-
 from .backends import available_backends, get_backend
 from .backends.bounds import max_delayed_terms
+from .backends.cpu import cpu_flags, cpu_info
 
-__all__ = ["kernel_info", "RELEVANT_FEATURES"]
+__all__ = ["kernel_info", "cpu_info", "cpu_flags", "RELEVANT_FEATURES"]
 
 #: CPU flags (as /proc/cpuinfo names them) that a route of some kernel uses or could use.
 RELEVANT_FEATURES = ("sse4_2", "avx2", "fma", "bmi2", "avx512f", "avx512bw", "avx512dq", "avx512vl",
@@ -33,24 +31,6 @@ _PRIMES = {"p < 2**16": 65_521, "p ≈ 2**25 (the default)": 2**25 - 39, "p ≈ 
            "p ≈ 2**32": 2**32 - 5}
 _LEVELS = {4: "x86-64-v4 (AVX-512 F/BW/CD/DQ/VL)", 3: "x86-64-v3 (AVX2, FMA, BMI2)", 1: "x86-64 baseline",
            0: "no run-time dispatch (built for the build machine's default target)"}
-
-
-def _cpu() -> tuple[dict, set]:
-    """{"machine", "model_name", "vendor", "family", "model"} and the flags, from /proc/cpuinfo."""
-    info = {"machine": platform.machine(), "model_name": platform.processor() or "unknown"}
-    names = {"model name": "model_name", "vendor_id": "vendor", "cpu family": "family", "model": "model"}
-    flags: set = set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if not line.strip():
-                break                                    # the first processor is enough
-            key, _, value = (part.strip() for part in line.partition(":"))
-            if key in names:
-                info[names[key]] = value
-            elif key in ("flags", "Features"):
-                flags = set(value.split())
-    return info, flags
 
 
 def _native():
@@ -67,7 +47,7 @@ def kernel_info() -> dict:
     ``routes[primitive][prime class]`` gives the backend that ``"auto"`` uses, the reduction
     scheme the prime implies (delayed reduction in blocks of ``max_delayed_terms(p)`` products,
     or one reduction per product for p above about 2**29.5), and the C kernels' clone."""
-    cpu, flags = _cpu()
+    cpu, flags = cpu_info(), cpu_flags()
     native = _native()
     level = native.dispatch_level() if native is not None and hasattr(native, "dispatch_level") else None
     dispatch = {"c_kernels": "not built" if native is None else _LEVELS.get(level, f"level {level}"),

@@ -7,6 +7,7 @@ import pytest
 
 import pyprivml as pp
 from pyprivml.backends import BACKEND_NAMES, cuda_available, get_backend
+from pyprivml.backends.cpu import has_exact_int8
 
 # Backends that `make test` builds or installs: they must be importable, a skip would hide a defect.
 REQUIRED_BACKENDS = ("numpy", "numba", "cython", "blas")
@@ -18,7 +19,9 @@ def backend(request):
     name = request.param
     if name == "cupy" and not cuda_available():
         pytest.skip("CuPy backend needs CUDA and a GPU; none here")
-    if name in REQUIRED_BACKENDS:
+    if name == "int8" and not has_exact_int8():
+        pytest.skip("int8 backend needs AVX-512 VNNI, AVX-VNNI, AMX-INT8 or Arm dot products; this CPU has none")
+    if name in REQUIRED_BACKENDS or name == "int8":
         get_backend(name)  # raises ImportError (a failure) if the build is missing
     return name
 

@@ -31,6 +31,12 @@ re-exported there: the delayed-reduction bound :func:`pyprivml.backends.bounds.m
 (``pyprivml.field.max_delayed_terms``) and the thread counts of :mod:`pyprivml.backends.threads`
 (``pyprivml.threads``).
 
+Besides the reference, the CPU backends are three exact routes to the same results: ``numba``
+(integer SIMD tiles, JIT-compiled for the CPU it runs on), ``cython`` (the C kernels, cloned per
+x86-64 level and chosen at run time), ``blas`` (float64 BLAS on centred limbs, FFLAS-FFPACK's
+way) and ``int8`` (balanced 8- or 7-bit limbs through oneDNN's int8 GEMM, where the CPU has
+VNNI or AMX); ``cupy`` runs on GPUs.
+
 Choose a backend with :func:`set_backend`, the environment variable ``PYPRIVML_BACKEND`` or the
 per-call ``backend=`` keyword; ``"auto"`` takes CuPy for CuPy arrays and otherwise the first
 available of numba, cython, numpy.
@@ -44,7 +50,7 @@ from types import ModuleType
 
 __all__ = ["available_backends", "set_backend", "get_backend", "cuda_available", "BACKEND_NAMES"]
 
-BACKEND_NAMES = ("numpy", "numba", "cython", "blas", "cupy")
+BACKEND_NAMES = ("numpy", "numba", "cython", "blas", "int8", "cupy")
 _CPU_AUTO_ORDER = ("numba", "cython", "numpy")
 _loaded: dict[str, ModuleType] = {}
 _failed: dict[str, str] = {}
