@@ -45,6 +45,7 @@ COMMANDS: dict = {
     "compare": "pyprivml.protocols.compare:register",
     "irene": "pyprivml.protocols.irene.cli:register",
     "chain": "pyprivml.protocols.gradientcoin.cli:register",
+    "bench": "pyprivml.backends.autotune:register",
 }
 
 

@@ -5,6 +5,11 @@ dtype, shape and strides with entries in [0, p), and returns int64 arrays in [0,
 bit to the Python-integer result. Backends use delayed reduction: products accumulate in 64 bits
 and are reduced once per block of at most ``field.max_delayed_terms`` terms.
 
+``backend=`` forces a route for one call (any of :data:`pyprivml.backends.BACKEND_NAMES`);
+otherwise ``"auto"`` takes, for the matrix products, the route the autotuner found fastest on
+this machine for the prime's size and the operands' shape (:mod:`pyprivml.backends.autotune`;
+``PYPRIVML_ROUTE`` forces one per primitive), and Numba's kernels for the entry-wise operations.
+
 Example
 -------
 >>> import numpy as np, pyprivml as pp
@@ -25,20 +30,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import get_backend
+from .backends import backend_for, get_backend
 from .field import as_field, check_elements
 
 __all__ = ["modmatmul", "modmatvec", "modcombine", "modadd", "modsub", "modmul"]
 
 
-def _operands(name, backend, field, arrays, check, labels=("first operand", "second operand")):
-    be = get_backend(backend, *arrays)
+def _operands(name, backend, field, arrays, check, labels=("first operand", "second operand"), route=None):
+    """The backend, the field and the arrays converted (and range-checked) for it. ``route``
+    (the primitive's name for the autotuner) picks the backend by machine, prime and shape."""
     F = as_field(field)
+    be = get_backend(backend, *arrays) if route is None else backend_for(
+        backend, route, F.p, _work_shape(*arrays), *arrays)
     arrays = [be.asarray(a) for a in arrays]
     if check:
         for label, a in zip(labels, arrays):
             check_elements(a, F.p, f"{name}: {label}")
     return be, F, arrays
+
+
+def _work_shape(a, b) -> tuple:
+    """(n, k, m) of a matrix a times a matrix or vector b; (0, 0, 0) for shapes that the
+    primitive's own checks will refuse."""
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) != 2 or len(sb) not in (1, 2):
+        return (0, 0, 0)
+    return (sa[0], sa[1], sb[1] if len(sb) == 2 else 1)
 
 
 def _need_ndim(name, label, a, ndim):
@@ -52,7 +69,7 @@ def modmatmul(A, B, field, *, backend=None, check=True):
     ``check=False`` skips the range check (one pass over both inputs) for data the caller
     already knows to lie in [0, p), such as a protocol's own encoded blocks.
     """
-    be, F, (A, B) = _operands("modmatmul", backend, field, (A, B), check)
+    be, F, (A, B) = _operands("modmatmul", backend, field, (A, B), check, route="modmatmul")
     _need_ndim("modmatmul", "A", A, 2)
     _need_ndim("modmatmul", "B", B, 2)
     if A.shape[1] != B.shape[0]:
@@ -65,7 +82,8 @@ def modmatmul(A, B, field, *, backend=None, check=True):
 
 def modmatvec(A, x, field, *, transpose=False, backend=None, check=True):
     """A @ x (or A.T @ x with ``transpose=True``) modulo p, for A (n, k) and a vector x."""
-    be, F, (A, x) = _operands("modmatvec", backend, field, (A, x), check)
+    be, F, (A, x) = _operands("modmatvec", backend, field, (A, x), check,
+                              route="modmatvec_t" if transpose else "modmatvec")
     _need_ndim("modmatvec", "A", A, 2)
     _need_ndim("modmatvec", "x", x, 1)
     inner = A.shape[0] if transpose else A.shape[1]
@@ -84,7 +102,7 @@ def modcombine(C, X, field, *, backend=None, check=True):
     This is the shape of Lagrange encoding (seed 004 eq. 9): each encoded block is a linear
     combination of the K + T data and mask blocks, flattened to rows.
     """
-    be, F, (C, X) = _operands("modcombine", backend, field, (C, X), check)
+    be, F, (C, X) = _operands("modcombine", backend, field, (C, X), check, route="modcombine")
     _need_ndim("modcombine", "C", C, 2)
     _need_ndim("modcombine", "X", X, 2)
     if C.shape[1] != X.shape[0]:

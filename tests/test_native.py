@@ -239,6 +239,6 @@ def test_the_c_kernels_choose_their_clone_from_this_cpu_and_kernel_info_says_so(
         assert level == (4 if v4 and v3 else 3 if v3 else 1)
         assert set(info["features"]) <= flags and ("avx2" in info["features"]) == ("avx2" in flags)
     assert info["dispatch"]["c_kernels"].startswith(("x86-64", "no run-time dispatch"))
-    assert set(info["routes"]) == {"modmatmul", "modmatvec", "modcombine", "quantize"}
-    assert "per product" in info["routes"]["modmatmul"]["p ≈ 2**32"]["reduction"]
+    assert set(info["routes"]) == {"modmatmul", "modmatvec", "modmatvec_t", "modcombine", "quantize"}
+    assert "per product" in info["routes"]["modmatmul"]["32-bit"]["reduction"]
     assert info["backends"]["auto"] in info["backends"]["available"]

@@ -39,7 +39,9 @@ VNNI or AMX); ``cupy`` runs on GPUs.
 
 Choose a backend with :func:`set_backend`, the environment variable ``PYPRIVML_BACKEND`` or the
 per-call ``backend=`` keyword; ``"auto"`` takes CuPy for CuPy arrays and otherwise the first
-available of numba, cython, numpy.
+available of numba, cython, numpy, except for the linear-algebra primitives, whose ``"auto"``
+route :mod:`pyprivml.backends.autotune` chooses per machine, prime and shape
+(:func:`backend_for`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ import importlib
 import os
 from types import ModuleType
 
-__all__ = ["available_backends", "set_backend", "get_backend", "cuda_available", "BACKEND_NAMES"]
+__all__ = ["available_backends", "set_backend", "get_backend", "backend_for", "cuda_available",
+           "BACKEND_NAMES"]
 
 BACKEND_NAMES = ("numpy", "numba", "cython", "blas", "int8", "cupy")
 _CPU_AUTO_ORDER = ("numba", "cython", "numpy")
@@ -123,3 +126,16 @@ def get_backend(name: str | None = None, *arrays) -> ModuleType:
         except ImportError:
             continue
     raise ImportError("no backend available")  # unreachable: numpy always imports
+
+
+def backend_for(name: str | None, primitive: str, p: int, shape: tuple, *arrays) -> ModuleType:
+    """The backend for one call of a linear-algebra `primitive` on operands of shape (n, k, m)
+    modulo p: an explicit or default `name` as in :func:`get_backend`, and for ``"auto"`` on
+    host arrays the route ``PYPRIVML_ROUTE`` forces or the autotuner picks."""
+    if name is None:
+        name = _current or os.environ.get("PYPRIVML_BACKEND", "auto")
+    if name == "auto" and not any(_is_cupy_array(a) for a in arrays):
+        from . import autotune
+
+        name = autotune.route(primitive, p, shape)
+    return get_backend(name, *arrays)
