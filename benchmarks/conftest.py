@@ -6,6 +6,8 @@ Environment variables:
     small sizes everywhere (a smoke run of a few seconds).
 ``PYPRIVML_BENCH_SIZES``
     comma-separated n for the modmatmul comparisons (default ``512,1024,2048,4096``).
+``PYPRIVML_BENCH_PRIME_SIZES``
+    comma-separated n for the modmatmul comparisons per prime size (default ``1024,2048``).
 ``PYPRIVML_BENCH_NPMOD_MAX`` / ``PYPRIVML_BENCH_GALOIS_MAX``
     largest n at which the slow baselines ``np.mod(A @ B, p)`` and galois ``GF(p)`` matmul run
     (defaults 1024 and 1024; larger n are extrapolated as n**3 in docs/BENCHMARKS.md).
@@ -39,6 +41,7 @@ def env_ints(name, default):
 
 
 MATMUL_SIZES = env_ints("PYPRIVML_BENCH_SIZES", [64, 128] if QUICK else [512, 1024, 2048, 4096])
+PRIME_SIZES = env_ints("PYPRIVML_BENCH_PRIME_SIZES", [64] if QUICK else [1024, 2048])
 NPMOD_MAX = env_ints("PYPRIVML_BENCH_NPMOD_MAX", [128 if QUICK else 1024])[0]
 GALOIS_MAX = env_ints("PYPRIVML_BENCH_GALOIS_MAX", [128 if QUICK else 1024])[0]
 ENCODE_L = env_ints("PYPRIVML_BENCH_ENCODE_L", [20_000 if QUICK else 1_730_000])[0]
@@ -55,6 +58,8 @@ def pytest_sessionstart(session):
 def pytest_generate_tests(metafunc):
     if "matmul_n" in metafunc.fixturenames:
         metafunc.parametrize("matmul_n", MATMUL_SIZES, ids=lambda n: f"n{n}", scope="module")
+    if "prime_n" in metafunc.fixturenames:
+        metafunc.parametrize("prime_n", PRIME_SIZES, ids=lambda n: f"n{n}", scope="module")
 
 
 @pytest.fixture(scope="session")

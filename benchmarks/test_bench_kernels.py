@@ -12,6 +12,10 @@ Groups and their baselines:
   memory floor: reading X's bytes once (``X.max()``) plus writing the output's bytes once
   (``out.fill(0)`` into a preallocated int64 array). A second, informative floor allocates the
   output fresh, as any function returning a new array must.
+* ``modmatmul-{b}bit-n{n}``: every route at a prime of each size class the int8 limbs tell apart
+  (p = 251, 65521, 2**25 - 39, 2**31 - 1, 2**32 - 5) against float64 ``A @ B``, with FLINT's
+  ``nmod_mat`` (python-flint, on as many threads as the kernels) beside them, at the n of
+  ``PYPRIVML_BENCH_PRIME_SIZES``.
 * ``matvec``: A(564 x 3073) x mod p with A in uint32 against float64 ``A @ x`` (dgemv).
 * ``quantize-stochastic``: Round_stoc of N float64 values against ``np.copyto`` of the same array
   into a preallocated one (and, informatively, into a fresh one).
@@ -29,6 +33,8 @@ import pyprivml as pp
 P = pp.DEFAULT_PRIME
 F = pp.PrimeField(P)  # built once: a plain int p is re-checked for primality on every call
 FAST = [b for b in ("numba", "cython") if b in pp.available_backends()]
+#: Every exact CPU route this machine has for the matrix products (int8 needs VNNI or AMX).
+ROUTES = FAST + [b for b in ("blas", "int8") if b in pp.available_backends()]
 
 
 def _rounds(n):
@@ -46,7 +52,7 @@ def square(matmul_n):
     return n, A, B
 
 
-@pytest.mark.parametrize("backend", FAST + ["blas"])          # blas: the float64 limbs route
+@pytest.mark.parametrize("backend", ROUTES)
 def test_modmatmul(benchmark, timed, square, backend):
     n, A, B = square
     A32, B32 = A.astype(np.uint32), B.astype(np.uint32)
@@ -89,6 +95,54 @@ def test_galois(benchmark, timed, sizes, square):
     gA, gB = GF(A), GF(B)
     benchmark.group = f"modmatmul-n{n}"
     timed(benchmark, lambda: gA @ gB, rounds=1, warmup=1, n=n, backend="galois GF(p)")
+
+
+# -- modmatmul per prime size -------------------------------------------------------------------
+
+SMALL_PRIMES = (251, 65521, 2**25 - 39, 2**31 - 1, 2**32 - 5)
+
+
+@pytest.fixture(scope="module", params=SMALL_PRIMES, ids=lambda p: f"{p.bit_length()}bit")
+def per_prime(request, prime_n):
+    p, n = request.param, prime_n
+    rng = np.random.default_rng(p % 1000 + n)
+    A = rng.integers(0, p, (n, n), dtype=np.int64).astype(np.uint32)
+    B = rng.integers(0, p, (n, n), dtype=np.int64).astype(np.uint32)
+    return pp.PrimeField(p), n, A, B
+
+
+def _group(F, n):
+    return f"modmatmul-{F.p.bit_length()}bit-n{n}"
+
+
+@pytest.mark.parametrize("backend", ROUTES)
+def test_modmatmul_per_prime(benchmark, timed, per_prime, backend):
+    F, n, A, B = per_prime
+    benchmark.group = _group(F, n)
+    out = timed(benchmark, lambda: pp.modmatmul(A, B, F, backend=backend, check=False),
+                rounds=_rounds(n), n=n, p=F.p, backend=backend)
+    assert np.array_equal(out[:2], pp.modmatmul(A[:2], B, F, backend="numpy"))
+
+
+def test_float64_blas_per_prime(benchmark, timed, per_prime):
+    F, n, A, B = per_prime
+    Af, Bf = A.astype(np.float64), B.astype(np.float64)
+    benchmark.group = _group(F, n)
+    timed(benchmark, lambda: Af @ Bf, rounds=_rounds(n), baseline=True, n=n, p=F.p, backend="float64 BLAS")
+
+
+def test_flint_nmod_mat_per_prime(benchmark, timed, per_prime):
+    flint = pytest.importorskip("flint")
+    from pyprivml import threads
+
+    F, n, A, B = per_prime
+    flint.ctx.threads = threads.get_num_threads()
+    fA, fB = flint.nmod_mat(A.tolist(), F.p), flint.nmod_mat(B.tolist(), F.p)
+    benchmark.group = _group(F, n)
+    out = timed(benchmark, lambda: fA * fB, rounds=1 if n >= 2048 else 3, n=n, p=F.p,
+                backend="FLINT nmod_mat")
+    assert np.array_equal(np.array(out.tolist()[:2], dtype=np.int64),
+                          pp.modmatmul(A[:2], B, F, backend="numpy"))
 
 
 # -- encoding shape ----------------------------------------------------------------------------
