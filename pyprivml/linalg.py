@@ -2,7 +2,9 @@
 
 Every function takes a :class:`~pyprivml.PrimeField` or a plain int p, integer arrays of any
 dtype, shape and strides with entries in [0, p), and returns int64 arrays in [0, p) equal bit for
-bit to the Python-integer result. Backends use delayed reduction: products accumulate in 64 bits
+bit to the Python-integer result. galois ``FieldArray`` operands (the field is then optional)
+come back as arrays of their field, torch tensors as torch tensors, zero-copy through DLPack
+(:mod:`pyprivml.interop`); CuPy arrays run on the GPU. Backends use delayed reduction: products accumulate in 64 bits
 and are reduced once per block of at most ``field.max_delayed_terms`` terms.
 
 ``backend=`` forces a route for one call (any of :data:`pyprivml.backends.BACKEND_NAMES`);
@@ -28,12 +30,27 @@ array([4, 6])
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .backends import backend_for, get_backend
 from .field import as_field, check_elements
+from .interop import field_from, unwrap, wrap
 
 __all__ = ["modmatmul", "modmatvec", "modcombine", "modadd", "modsub", "modmul"]
+
+
+def _interop(fn):
+    """Let `fn` take galois FieldArrays (the field then optional) and torch tensors, and give
+    its result back in the same kind (:mod:`pyprivml.interop`)."""
+    @functools.wraps(fn)
+    def accepting(a, b, field=None, **options):
+        (a, origin_a), (b, origin_b) = unwrap(a, "the first operand"), unwrap(b, "the second operand")
+        field = field_from((origin_a, origin_b), field, fn.__name__)
+        return wrap(fn(a, b, field, **options), (origin_a, origin_b))
+
+    return accepting
 
 
 def _operands(name, backend, field, arrays, check, labels=("first operand", "second operand"), route=None):
@@ -63,7 +80,8 @@ def _need_ndim(name, label, a, ndim):
         raise ValueError(f"{name}: {label} must be {ndim}-D, got shape {tuple(a.shape)}")
 
 
-def modmatmul(A, B, field, *, backend=None, check=True):
+@_interop
+def modmatmul(A, B, field=None, *, backend=None, check=True):
     """A @ B modulo p, exact, for A of shape (n, k) and B of shape (k, m).
 
     ``check=False`` skips the range check (one pass over both inputs) for data the caller
@@ -80,7 +98,8 @@ def modmatmul(A, B, field, *, backend=None, check=True):
     return be.matmul(A, B, F.p)
 
 
-def modmatvec(A, x, field, *, transpose=False, backend=None, check=True):
+@_interop
+def modmatvec(A, x, field=None, *, transpose=False, backend=None, check=True):
     """A @ x (or A.T @ x with ``transpose=True``) modulo p, for A (n, k) and a vector x."""
     be, F, (A, x) = _operands("modmatvec", backend, field, (A, x), check,
                               route="modmatvec_t" if transpose else "modmatvec")
@@ -96,7 +115,8 @@ def modmatvec(A, x, field, *, transpose=False, backend=None, check=True):
     return be.matvec_t(A, x, F.p) if transpose else be.matvec(A, x, F.p)
 
 
-def modcombine(C, X, field, *, backend=None, check=True):
+@_interop
+def modcombine(C, X, field=None, *, backend=None, check=True):
     """Linear combinations of long rows: C (n, k) @ X (k, L) modulo p, with k small and L huge.
 
     This is the shape of Lagrange encoding (seed 004 eq. 9): each encoded block is a linear
@@ -126,7 +146,8 @@ def _entrywise(name, op, a, b, field, backend, check):
     return getattr(be, op)(a, b, F.p)
 
 
-def modadd(a, b, field, *, backend=None, check=True):
+@_interop
+def modadd(a, b, field=None, *, backend=None, check=True):
     """(a + b) mod p entry-wise, the operands broadcasting like NumPy's (either may be a scalar).
 
     Adding shares is how parties add the secrets they hold (Shamir sharing, seed 004 app. D).
@@ -136,12 +157,14 @@ def modadd(a, b, field, *, backend=None, check=True):
     return _entrywise("modadd", "add", a, b, field, backend, check)
 
 
-def modsub(a, b, field, *, backend=None, check=True):
+@_interop
+def modsub(a, b, field=None, *, backend=None, check=True):
     """(a - b) mod p entry-wise, with broadcasting as :func:`modadd`; 0 - 1 gives p - 1."""
     return _entrywise("modsub", "sub", a, b, field, backend, check)
 
 
-def modmul(a, b, field, *, backend=None, check=True):
+@_interop
+def modmul(a, b, field=None, *, backend=None, check=True):
     """(a * b) mod p entry-wise, with broadcasting as :func:`modadd`.
 
     Exact for every p < 2**32: each product is at most (p - 1)**2 < 2**64 and is formed in uint64
