@@ -43,17 +43,20 @@ the bound an upper bound for any n below 10^9.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..field import PrimeField, next_prime
+from ..crt import CRT
+from ..field import PrimeField, next_prime, prev_prime
 from ..linalg import modcombine, modmul
 from ..quantization import quantize, round_half_up
 
 __all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "s_bar", "auto_lc", "PlanChoice", "choose_plan",
-           "weight_reach", "momentum_allowance", "MAX_PRIME"]
+           "weight_reach", "momentum_allowance", "MAX_PRIME", "MAX_PRIMES", "check_primes", "top_primes",
+           "primes_needed"]
 
 #: Relative inflation of the float64 bounds (see the module docstring).
 _MARGIN = 1.0 + 1e-6
@@ -96,9 +99,14 @@ def auto_lc(coefficients, a: int, tolerance: float = 0.1) -> int:
 
 @dataclass(frozen=True)
 class FixedPointPlan:
-    """The scales lx, lw, lc of one CodedPrivateML run and the polynomial they quantise.
+    """The scales lx, lw, lc of one CodedPrivateML run, the polynomial they quantise, and its modulus.
 
     ``coefficients`` are the real c_0..c_r of eq. (13); ``lc=None`` picks :func:`auto_lc`.
+    ``primes`` (several primes, CRT): the protocol runs once over each prime and the master
+    recovers every decoded integer modulo their product M (:mod:`pyprivml.crt`), so the
+    wrap-around budget is (M-1)/2 instead of (p-1)/2; ``field`` must then be the largest of them,
+    the field the master quantises the data and the weights in (they must fit it; the workers get
+    their residues modulo every prime). None: the single prime ``field.p``.
     """
 
     field: PrimeField
@@ -106,6 +114,7 @@ class FixedPointPlan:
     lw: int
     coefficients: tuple
     lc: int | None = None
+    primes: tuple | None = None
 
     def __post_init__(self):
         for name in ("lx", "lw"):
@@ -120,6 +129,11 @@ class FixedPointPlan:
             object.__setattr__(self, "lc", auto_lc(coeffs, self.a))
         elif isinstance(self.lc, bool) or not isinstance(self.lc, (int, np.integer)) or not 0 <= self.lc <= 30:
             raise ValueError(f"lc must be an integer in [0, 30] or None (automatic), got {self.lc!r}")
+        primes = (self.field.p,) if self.primes is None else check_primes(self.primes)
+        if primes[0] != self.field.p:
+            raise ValueError(f"a multi-prime plan quantises in its largest prime: field must be PrimeField({primes[0]}) "
+                             f"for primes {primes}, got {self.field!r}")
+        object.__setattr__(self, "primes", primes)
 
     @property
     def r(self) -> int:
@@ -136,30 +150,115 @@ class FixedPointPlan:
         """The l of eq. (23): decoded X̄^T s̄ is the real X^T s_hat(X w) times 2^l."""
         return self.lx + self.lc + self.r * self.a
 
+    @property
+    def fields(self) -> tuple:
+        """The prime fields the protocol runs over, the largest (``field``) first."""
+        return tuple(PrimeField(q) for q in self.primes)
+
+    @property
+    def modulus(self) -> int:
+        """M, the product of the primes: decoded integers are known modulo M."""
+        return math.prod(self.primes)
+
+    @property
+    def half(self) -> int:
+        """(M-1)/2: the largest decoded magnitude phi^-1 (eq. 24, or its CRT form) recovers."""
+        return (self.modulus - 1) // 2
+
+    def crt(self) -> CRT:
+        """The reconstruction of a decoded integer from its residues modulo every prime."""
+        return CRT(self.primes)
+
     def signed_coefficients(self) -> np.ndarray:
-        """c̄_i = Round(c_i 2^(lc + (r-i) a)) as signed integers (eq. 3 rounding)."""
+        """c̄_i = Round(c_i 2^(lc + (r-i) a)) as signed integers (eq. 3 rounding): int64 when they fit,
+        Python ints (an object array) when they do not (large scales, several primes)."""
         r = self.r
-        scaled = [c * 2.0 ** (self.lc + (r - i) * self.a) for i, c in enumerate(self.coefficients)]
-        return round_half_up(np.array(scaled)).astype(np.int64)
+        # c_i 2^k is exact in float64 and round_half_up of it an integer-valued float: int() is exact
+        ints = [int(round_half_up(c * 2.0 ** (self.lc + (r - i) * self.a))) for i, c in enumerate(self.coefficients)]
+        if max(abs(c) for c in ints) < 2**63:
+            return np.array(ints, dtype=np.int64)
+        return np.array(ints, dtype=object)
 
-    def field_coefficients(self) -> np.ndarray:
-        """c̄_i embedded in the field with phi (eq. 5); raises if one would wrap around mod p."""
+    def field_coefficients(self, field: PrimeField | None = None) -> np.ndarray:
+        """c̄_i embedded in ``field`` (default: ``self.field``, any of the plan's primes) with phi (eq. 5),
+        i.e. reduced modulo its prime; raises if one would wrap around mod p (mod M for several primes)."""
+        field = self.field if field is None else field
+        if field.p not in self.primes:
+            raise ValueError(f"field_coefficients: {field!r} is not one of the plan's primes {self.primes}")
         c = self.signed_coefficients()
-        biggest = int(np.abs(c).max())
-        if biggest > self.field.half:
-            from ..field import next_prime
-
+        biggest = int(max(abs(int(v)) for v in c))
+        if biggest > self.half:
+            if len(self.primes) == 1:
+                raise ValueError(
+                    f"the quantised sigmoid coefficients c̄_i = Round(c_i 2^(lc + (r-i)(lx+lw))) reach {biggest}, "
+                    f"above (p-1)/2 = {self.field.half} for p = {self.field.p} (lx = {self.lx}, lw = {self.lw}, "
+                    f"lc = {self.lc}, r = {self.r}): use p >= {next_prime(2 * biggest)}"
+                    + (f", primes='auto' ({primes_needed(biggest)} primes below 2**32)"
+                       if 2 * biggest + 1 >= MAX_PRIME and primes_needed(biggest) else "")
+                    + " or smaller lx, lw or lc")
             raise ValueError(
-                f"the quantised sigmoid coefficients c̄_i = Round(c_i 2^(lc + (r-i)(lx+lw))) reach {biggest}, "
-                f"above (p-1)/2 = {self.field.half} for p = {self.field.p} (lx = {self.lx}, lw = {self.lw}, "
-                f"lc = {self.lc}, r = {self.r}): use p >= {next_prime(2 * biggest)} or smaller lx, lw or lc")
-        return self.field.embed(c)
+                f"the quantised sigmoid coefficients reach {biggest}, above (M-1)/2 = {self.half} for the "
+                f"primes {self.primes} (lx = {self.lx}, lw = {self.lw}, lc = {self.lc}, r = {self.r}): use "
+                f"more primes or smaller lx, lw or lc")
+        if len(self.primes) == 1:
+            return field.embed(c.astype(np.int64))
+        return CRT((field.p,)).residues(c)[0]
 
     def effective_coefficients(self) -> np.ndarray:
         """The real polynomial the protocol really evaluates: c̄_i / 2^(lc + (r-i) a)."""
         r = self.r
-        return np.array([c / 2.0 ** (self.lc + (r - i) * self.a)
+        return np.array([int(c) / 2.0 ** (self.lc + (r - i) * self.a)
                          for i, c in enumerate(self.signed_coefficients())])
+
+
+#: The most primes a run may use: M < 2**256 keeps every float64 bound far from overflow.
+MAX_PRIMES = 8
+
+
+@functools.lru_cache(maxsize=None)
+def top_primes(k: int) -> tuple:
+    """The k largest primes the field kernels accept (below 2**32), largest first."""
+    out, q = [], MAX_PRIME + 1
+    for _ in range(int(k)):
+        q = prev_prime(q)
+        out.append(q)
+    return tuple(out)
+
+
+def primes_needed(bound) -> int | None:
+    """The fewest primes below 2**32 whose product M has (M-1)/2 >= bound (None: more than MAX_PRIMES)."""
+    for k in range(1, MAX_PRIMES + 1):
+        if (math.prod(top_primes(k)) - 1) // 2 >= bound:
+            return k
+    return None
+
+
+def check_primes(primes) -> tuple:
+    """Validate the primes of a multi-prime (CRT) run; return them distinct and largest first.
+
+    Each must be a prime the field kernels accept (2 < p < 2**32; :class:`~pyprivml.PrimeField`
+    names the nearest valid ones), none may repeat (distinct primes are pairwise coprime, which
+    the CRT needs), and there are at most :data:`MAX_PRIMES`."""
+    if isinstance(primes, (str, bytes)) or not hasattr(primes, "__iter__"):
+        raise TypeError(f"primes must be a sequence of primes, got {type(primes).__name__} {primes!r}")
+    primes = tuple(primes)
+    example = ", ".join(str(q) for q in top_primes(2))
+    if not 1 <= len(primes) <= MAX_PRIMES:
+        raise ValueError(f"primes: between 1 and {MAX_PRIMES} primes, got {len(primes)}; e.g. primes=({example})")
+    for q in primes:
+        if isinstance(q, bool) or not isinstance(q, (int, np.integer)):
+            raise TypeError(f"primes: every prime must be an integer, got {type(q).__name__} {q!r}")
+        try:
+            PrimeField(int(q))
+        except ValueError as exc:
+            raise ValueError(f"primes: {exc}") from None
+    seen = set()
+    for q in primes:
+        if int(q) in seen:
+            raise ValueError(f"primes must be distinct (the CRT needs pairwise coprime moduli): {int(q)} appears "
+                             f"more than once in {tuple(int(v) for v in primes)}; e.g. primes=({example})")
+        seen.add(int(q))
+    return tuple(sorted((int(q) for q in primes), reverse=True))
 
 
 def s_bar(Z, coefficients, field: PrimeField) -> np.ndarray:
@@ -236,7 +335,7 @@ class WrapAroundGuard:
     def max_safe_radius(self, *, plan: FixedPointPlan | None = None, moments: dict | None = None) -> float:
         """The largest radius R (to 40 bits) such that the ball ||w||_2 <= R is proven safe (0 if none)."""
         plan = plan or self.plan
-        half = plan.field.half
+        half = plan.half
 
         def ok(R):
             return self.ball_bound(R, plan=plan, moments=moments) <= half
@@ -264,31 +363,30 @@ class WrapAroundGuard:
     def check(self, w, *, when: str = "") -> float:
         """Return the bound; raise :class:`WrapAroundError` naming safe lx, lw and p if it is too big."""
         b = self.bound(w)
-        F = self.plan.field
-        if b <= F.half:
+        if b <= self.plan.half:
             return b
         raise WrapAroundError(self._explain(w, b, when))
 
     def max_safe_weight(self) -> float:
         """The largest t such that weights with every |w_k| <= t are proven safe (0 if none)."""
         d = self.X.shape[1]
-        if self.bound(np.zeros(d)) > self.plan.field.half:
+        if self.bound(np.zeros(d)) > self.plan.half:
             return 0.0
         lo, hi = 0.0, 1.0
-        while self.bound(np.full(d, hi)) <= self.plan.field.half and hi < 2.0 ** 40:
+        while self.bound(np.full(d, hi)) <= self.plan.half and hi < 2.0 ** 40:
             lo, hi = hi, hi * 2
         for _ in range(40):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if self.bound(np.full(d, mid)) <= self.plan.field.half else (lo, mid)
+            lo, hi = (mid, hi) if self.bound(np.full(d, mid)) <= self.plan.half else (lo, mid)
         return lo
 
     def _explain(self, w, b, when) -> str:
         plan, F = self.plan, self.plan.field
         hints = []
-        if 2.0 ** plan.exponent > F.half:
-            # Even |x| = |w| = 1 would wrap: the scales of eq. (23) alone exceed p, whatever the data.
+        if 2.0 ** plan.exponent > plan.half:
+            # Even |x| = |w| = 1 would wrap: the scales of eq. (23) alone exceed the modulus, whatever the data.
             hints.append(f"a lower degree r or smaller scales (l = lx + lc + r(lx + lw) = {plan.exponent} "
-                         f"bits with r = {plan.r}, but (p-1)/2 < 2^{F.half.bit_length()})")
+                         f"bits with r = {plan.r}, but {_budget(plan)} < 2^{plan.half.bit_length()})")
         # Suggestions must hold for every weight of the run: for the run's ball when it is known.
         run_w = np.asarray(w, dtype=np.float64)
 
@@ -299,23 +397,47 @@ class WrapAroundGuard:
             return max(b_w, self.ball_bound(self.radius, plan=trial, moments=moments))
 
         for lw in range(plan.lw - 1, -1, -1):
-            trial = FixedPointPlan(F, plan.lx, lw, plan.coefficients, plan.lc)
-            if bound(trial) <= F.half:
+            trial = FixedPointPlan(F, plan.lx, lw, plan.coefficients, plan.lc, plan.primes)
+            if bound(trial) <= plan.half:
                 hints.append(f"lw <= {lw} (with lx = {plan.lx})")
                 break
         for lx in range(plan.lx - 1, -1, -1):
-            trial = FixedPointPlan(F, lx, plan.lw, plan.coefficients, plan.lc)
-            if bound(trial, self._moments(lx)) <= F.half:
+            trial = FixedPointPlan(F, lx, plan.lw, plan.coefficients, plan.lc, plan.primes)
+            if bound(trial, self._moments(lx)) <= plan.half:
                 hints.append(f"lx <= {lx} (with lw = {plan.lw})")
                 break
         b = max(b, bound(plan))
-        p_safe = next_prime(2 * math.ceil(b) + 1)
-        hints.append(f"p >= {p_safe}" if p_safe < 2**32 else
-                     "no prime below 2**32 is large enough: scale the data down")
+        hints.extend(_modulus_hints(b))
         return (f"{when + ': ' if when else ''}decoded gradient entries could reach {b:.4g} in magnitude, "
-                f"beyond (p-1)/2 = {F.half} for p = {F.p} (lx = {plan.lx}, lw = {plan.lw}, "
+                f"beyond {_budget(plan, values=True)} (lx = {plan.lx}, lw = {plan.lw}, "
                 f"lc = {plan.lc}, max |w| = {float(np.max(np.abs(w), initial=0.0)):.4g}), so phi^-1 "
                 f"(eq. 24) could return a wrapped-around value. Safe choices: " + "; ".join(hints))
+
+
+def _budget(plan: FixedPointPlan, values: bool = False) -> str:
+    """"(p-1)/2" for one prime, "(M-1)/2" for several; with ``values`` the number and the prime(s)."""
+    if len(plan.primes) == 1:
+        return f"(p-1)/2 = {plan.half} for p = {plan.field.p}" if values else "(p-1)/2"
+    if not values:
+        return "(M-1)/2"
+    return f"(M-1)/2 = {plan.half:.4g} for the {len(plan.primes)} primes {plan.primes} (M their product)"
+
+
+def _modulus_hints(b: float) -> list:
+    """What modulus would cover a bound b: a larger prime, or (beyond one 32-bit prime) several."""
+    hints = []
+    if not math.isfinite(b):
+        return hints
+    if 2 * math.ceil(b) + 1 < MAX_PRIME:
+        hints.append(f"p >= {next_prime(2 * math.ceil(b))}")
+    k = primes_needed(b)
+    if k is None:
+        hints.append(f"no prime below 2**32 is large enough, nor {MAX_PRIMES} of them together: scale the data "
+                     f"down or lower lx, lw")
+    elif k > 1:
+        hints.append(f"primes='auto' ({k} primes below 2**32, e.g. primes={top_primes(k)}, decoded by the "
+                     f"Chinese remainder theorem)")
+    return hints
 
 
 # -- the automatic plan: scales and prime proven for a whole run --------------------------------------
@@ -384,30 +506,48 @@ class PlanChoice:
 
     def as_dict(self) -> dict:
         p = self.plan
-        return {"lx": p.lx, "lw": p.lw, "lc": p.lc, "p": p.field.p, "w_bound": self.radius, "bound": self.bound,
-                "half": p.field.half, "automatic": list(self.automatic), "reasons": dict(self.reasons),
+        return {"lx": p.lx, "lw": p.lw, "lc": p.lc, "p": p.field.p, "primes": list(p.primes), "w_bound": self.radius,
+                "bound": self.bound, "half": p.half, "automatic": list(self.automatic), "reasons": dict(self.reasons),
                 "warnings": list(self.warnings)}
 
     def describe(self) -> str:
         p = self.plan
-        head = (f"lx = {p.lx}, lw = {p.lw}, lc = {p.lc}, p = {p.field.p}, ||w||_2 <= {self.radius:.4g}: "
-                f"decoded entries |G| <= {self.bound:.4g} <= (p-1)/2 = {p.field.half} for every iteration")
+        modulus = f"p = {p.field.p}" if len(p.primes) == 1 else f"primes = {p.primes}"
+        head = (f"lx = {p.lx}, lw = {p.lw}, lc = {p.lc}, {modulus}, ||w||_2 <= {self.radius:.4g}: "
+                f"decoded entries |G| <= {self.bound:.4g} <= {_budget(p)} = {p.half} for every iteration")
         return head + "".join(f"; {k}: {v}" for k, v in self.reasons.items())
 
 
 class _Search:
-    """The wrap-around bound of a ball for trial scales, the data's moments cached per lx."""
+    """The wrap-around bound of a ball for trial scales under the modulus of ``primes`` (largest
+    first: the data and weights must fit the first, every decoded value their product), the
+    data's moments cached per lx."""
 
-    def __init__(self, X, coefficients, field_):
+    def __init__(self, X, coefficients, primes):
         self.X = np.asarray(X, dtype=np.float64)
         self.coefficients = tuple(float(c) for c in coefficients)
-        self.field = field_
         self.xmax = float(np.max(np.abs(self.X), initial=0.0))
         self._moments: dict = {}
         self._guard = None
+        self._set(primes)
 
-    def plan(self, lx, lw, lc, field_=None):
-        return FixedPointPlan(field_ or self.field, int(lx), int(lw), self.coefficients, lc)
+    def _set(self, primes):
+        self.primes = tuple(int(q) for q in primes)
+        self.field = PrimeField(self.primes[0])
+        self.half = (math.prod(self.primes) - 1) // 2
+
+    def with_primes(self, primes) -> "_Search":
+        """The same search (and moments) under other primes with the same largest one."""
+        other = object.__new__(_Search)
+        other.__dict__.update(self.__dict__)
+        other._set(primes)
+        assert other.primes[0] == self.primes[0]
+        return other
+
+    def plan(self, lx, lw, lc, primes=None):
+        primes = self.primes if primes is None else tuple(primes)
+        return FixedPointPlan(PrimeField(primes[0]), int(lx), int(lw), self.coefficients, lc,
+                              primes if len(primes) > 1 else None)
 
     def moments(self, lx):
         if lx not in self._moments:
@@ -424,8 +564,10 @@ class _Search:
         plan = self.plan(lx, lw, lc)
         data = math.floor(self.xmax * 2.0 ** lx + 0.5)
         weights = math.floor(radius * 2.0 ** lw) + 1
-        coeffs = float(np.abs(plan.signed_coefficients()).max())
-        if max(data, weights, coeffs) > self.field.half:  # the data would not even embed
+        coeffs = float(max(abs(int(c)) for c in plan.signed_coefficients()))
+        # The data and weights are quantised in the largest prime (more primes do not help them);
+        # coefficients are reduced exactly modulo each prime, so they only count against (M-1)/2.
+        if max(data, weights) > self.field.half:
             return math.inf
         self.moments(lx)
         G = self._guard.ball_bound(radius, plan=plan, moments=self._moments[lx])
@@ -433,12 +575,11 @@ class _Search:
 
     def fits(self, lx, lw, lc, radius) -> bool:
         return lx <= 30 and lw <= 30 and (lc is None or lc <= 30) and \
-            self.need(lx, lw, lc, radius) <= self.field.half
+            self.need(lx, lw, lc, radius) <= self.half
 
 
 def _no_plan(search: _Search, lx, lw, lc, radius, what: str) -> WrapAroundError:
     """The error when no plan covers the ball: the bound, and choices that would cover the whole run."""
-    F = search.field
     plan = search.plan(lx, lw, lc)
     b = search.need(lx, lw, lc, radius)
     hints = []
@@ -450,44 +591,55 @@ def _no_plan(search: _Search, lx, lw, lc, radius, what: str) -> WrapAroundError:
         if search.fits(lx_, lw, lc, radius):
             hints.append(f"lx <= {lx_} (with lw = {lw})")
             break
-    if math.isfinite(b) and 2 * math.ceil(b) + 1 < MAX_PRIME:
-        hints.append(f"p >= {next_prime(2 * math.ceil(b))}")
+    if math.isfinite(b):
+        hints.extend(_modulus_hints(b))
     else:
-        hints.append("no prime below 2**32 is large enough for these scales: scale the data down or lower lx, lw")
+        hints.append(f"scale the data down or lower lx, lw (2^lx max|x| and 2^lw w_bound must fit the largest "
+                     f"prime, {search.field.p}, whatever the number of primes)")
     R_max = search._guard.max_safe_radius(plan=plan, moments=search._moments.get(lx)) \
         if search._guard is not None and lx in search._moments else 0.0
     if R_max > 0:
         hints.append(f"w_bound <= {R_max:.4g} (keep the weights in a smaller ball)")
-    if 2.0 ** plan.exponent > MAX_PRIME // 2:
+    if len(search.primes) == 1 and 2.0 ** plan.exponent > MAX_PRIME // 2:
         # Even |x| = |w| = 1 would wrap: the scales of eq. (23) alone exceed every prime the kernels take.
         hints.insert(0, f"a lower degree r or smaller scales (l = lx + lc + r(lx + lw) = {plan.exponent} bits "
                         f"with r = {plan.r}, but (p-1)/2 < 2^{(MAX_PRIME // 2).bit_length()} for every p < 2**32)")
+    elif 2.0 ** plan.exponent > search.half:
+        hints.insert(0, f"a lower degree r, smaller scales or more primes (l = lx + lc + r(lx + lw) = "
+                        f"{plan.exponent} bits, but (M-1)/2 < 2^{search.half.bit_length()} for these primes)")
     shown = f"{b:.4g}" if math.isfinite(b) else "beyond the field"
     return WrapAroundError(
         f"before training: decoded gradient entries could reach {shown} in magnitude for weights with "
-        f"||w||_2 <= {radius:.4g} ({what}), beyond (p-1)/2 = {F.half} for p = {F.p} (lx = {lx}, lw = {lw}, "
+        f"||w||_2 <= {radius:.4g} ({what}), beyond {_budget(plan, values=True)} (lx = {lx}, lw = {lw}, "
         f"lc = {plan.lc}), so phi^-1 (eq. 24) could return a wrapped-around value. Safe choices for the "
         f"whole run: " + "; ".join(hints))
 
 
-def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=None, reach=None,
+def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, primes=None, radius=None, reach=None,
                 reach_reason: str = "") -> PlanChoice:
     """The fixed-point plan of a run, proven before the first iteration for every iteration.
 
     Parameters given (not None) are kept; the others are chosen:
 
     * ``radius`` (``w_bound``): the ball ||w||_2 <= radius the master keeps the weights in. When
-      lx, lw and p are all given it defaults to the largest radius their proof admits (weights
-      that would leave it are projected back, never refused midway); otherwise to ``reach``
-      (:func:`weight_reach`: from the learning rate, the iteration budget and the data).
-    * ``lx``, ``lw``: the largest the wrap-around proof admits for that ball with the prime (given,
-      or the largest the kernels accept, 2**32 - 5). Grown one bit at a time
+      lx, lw and the modulus (p, or the primes) are all given it defaults to the largest radius
+      their proof admits (weights that would leave it are projected back, never refused midway);
+      otherwise to ``reach`` (:func:`weight_reach`: from the learning rate, the iteration budget
+      and the data).
+    * ``lx``, ``lw``: the largest the wrap-around proof admits for that ball with the modulus (the
+      given prime or primes; else the largest the kernels accept, 2**32 - 5, or the product of the
+      k largest primes below 2**32 when ``primes`` is a count k). Grown one bit at a time
       from zero, lw first (a bit of lw costs one bit of the bound, a bit of lx two),
       until neither can grow, so that one more bit of either would break the proof; from the
       floors :data:`MIN_DATA_BITS`, :data:`MIN_WEIGHT_BITS` if that leaves one below them.
     * ``lc``: :func:`auto_lc` (the fewest bits within 10 %), then as many more as the proof admits.
     * ``p``: the smallest prime above twice the final bound (at least 2**16), so one more bit
       of lx or lw would need a prime the kernels do not accept.
+    * ``primes`` (several primes, decoded by the Chinese remainder theorem; give p or primes,
+      not both): a tuple fixes them; a count k (1 <= k <= :data:`MAX_PRIMES`) or ``"auto"``
+      (the fewest k for which the given scales, or the floors of the chosen ones, are proven)
+      chooses them: the k - 1 largest primes below 2**32 and the smallest last prime (at
+      least 2**16) that completes the proof, so that for k = 1 it is the rule for p.
 
     Raises :class:`WrapAroundError` (saying what would cover the whole run) when nothing does.
 
@@ -496,14 +648,25 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
     >>> choice = choose_plan(X, (0.5, 0.1312), radius=10.0)
     >>> choice.plan.lx, choice.plan.lw, choice.radius, choice.bound <= choice.plan.field.half
     (6, 8, 10.0, True)
+    >>> deep = choose_plan(X, (0.5, 0.2, 0.0, -0.004), lx=8, lw=8, primes="auto", radius=10.0)
+    >>> len(deep.plan.primes), deep.plan.primes[:2], deep.bound <= deep.plan.half
+    (3, (4294967291, 4294967279), True)
     """
     X = np.asarray(X, dtype=np.float64)
     coefficients = tuple(float(c) for c in coefficients)
-    given = {"lx": lx, "lw": lw, "lc": lc, "p": p, "w_bound": radius}
-    automatic = tuple(k for k, v in given.items() if v is None)
-    search = _Search(X, coefficients, PrimeField(MAX_PRIME if p is None else p))
+    count, given_primes = _primes_argument(p, primes)
+    given = {"lx": lx, "lw": lw, "lc": lc, "p": p if given_primes is None else given_primes[0], "w_bound": radius}
+    automatic = tuple(k for k, v in given.items() if v is None) + (("primes",) if count is not None else ())
+    if given_primes is not None:
+        ceiling = given_primes
+    elif p is not None:
+        ceiling = (int(p),)
+    else:
+        ceiling = top_primes(count if isinstance(count, int) else 1)
+    search = _Search(X, coefficients, ceiling)
+    modulus_text = f"p = {p}" if given_primes is None else f"primes = {given_primes}"
     reasons, warnings = {}, []
-    fixed = lx is not None and lw is not None and p is not None
+    fixed = lx is not None and lw is not None and (p is not None or given_primes is not None)
     if reach is None:
         reach = 1.0
     if fixed and radius is None:
@@ -514,12 +677,13 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
         plan = search.plan(lx, lw, lc_)
         search.moments(lx)
         R = search._guard.max_safe_radius(plan=plan, moments=search._moments[lx])
-        reasons["w_bound"] = (f"{R:.4g}, the largest radius the proof admits for the given lx, lw and p "
+        what = "p" if given_primes is None else "primes"
+        reasons["w_bound"] = (f"{R:.4g}, the largest radius the proof admits for the given lx, lw and {what} "
                               f"(weights are projected onto this ball if they reach it)")
         if R < reach:
             hint = _no_plan(search, lx, lw, lc_, reach, "")
-            warnings.append(f"the given lx = {lx}, lw = {lw}, p = {p} prove only ||w||_2 <= {R:.4g}, below the "
-                            f"reach of this run, {reach:.4g} ({reach_reason}); if the weights get there they are "
+            warnings.append(f"the given lx = {lx}, lw = {lw}, {modulus_text} prove only ||w||_2 <= {R:.4g}, below "
+                            f"the reach of this run, {reach:.4g} ({reach_reason}); if the weights get there they are "
                             f"held on that ball. " + str(hint).split("Safe choices for the whole run: ")[1]
                             .replace("w_bound <= ", "(now) w_bound <= "))
         lx_, lw_ = lx, lw
@@ -530,6 +694,16 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
         x_floor = 0 if search.xmax == 0 else max(0, math.ceil(math.log2(2 ** MIN_DATA_BITS / search.xmax)))
         w_floor = max(0, math.ceil(math.log2(2 ** MIN_WEIGHT_BITS / R)))
         x_floor, w_floor = (min(x_floor, 30) if lx is None else lx), (min(w_floor, 30) if lw is None else lw)
+        if count == "auto":
+            # The fewest primes under which the given scales (or the floors of the chosen ones) are proven.
+            for k in range(1, MAX_PRIMES + 1):
+                search = search.with_primes(top_primes(k))
+                if search.fits(x_floor, w_floor, lc, R):
+                    break
+            count = k
+            reasons["primes"] = (f"{k}: the fewest primes below 2**32 whose product proves lx = {x_floor}, "
+                                 f"lw = {w_floor} ({'given' if lx is not None and lw is not None else 'the floors'})"
+                                 f" for ||w||_2 <= {R:.4g}")
 
         def grow(lx_, lw_):
             while True:
@@ -560,20 +734,31 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
             while search.fits(lx_, lw_, lc_ + 1, R):
                 lc_ += 1
     b = search.need(lx_, lw_, lc_, R)
-    if p is None:
-        p_final = next_prime(max(2 * math.ceil(b), _MIN_AUTO_PRIME))
-        reasons["p"] = (f"{p_final}, the smallest prime above twice the proven bound {b:.4g} "
+    if given_primes is not None:
+        final = given_primes
+    elif p is not None:
+        final = (int(p),)
+    elif count is None or count == 1:
+        final = (next_prime(max(2 * math.ceil(b), _MIN_AUTO_PRIME)),)
+        reasons["p"] = (f"{final[0]}, the smallest prime above twice the proven bound {b:.4g} "
                         f"(the kernels accept primes up to 2**32 - 5)")
     else:
-        p_final = int(p)
-    plan = search.plan(lx_, lw_, lc_, PrimeField(p_final))
+        final = _last_prime(top_primes(count - 1), b)
+        reasons.setdefault("primes", f"{count} (given)")
+        reasons["primes"] += (f"; {final}: the {count - 1} largest primes below 2**32 and {final[-1]}, the "
+                              f"smallest prime (at least 2**16) that makes the product M > 2 x {b:.4g}, the "
+                              f"proven bound")
+    plan = search.plan(lx_, lw_, lc_, final)
     if lx is None or lw is None:
         more = []
         for name, trial in (("lx", (lx_ + 1, lw_)), ("lw", (lx_, lw_ + 1))):
             if given[name] is None:
                 nb = search.need(trial[0], trial[1], lc_, R)
                 more.append(f"{name} + 1 would need {nb:.4g}" if math.isfinite(nb) else f"{name} + 1 would not embed")
-        ceiling = f"(p-1)/2 = {search.field.half} of p = {search.field.p}"
+        if len(search.primes) == 1:
+            ceiling = f"(p-1)/2 = {search.field.half} of p = {search.field.p}"
+        else:
+            ceiling = f"(M-1)/2 = {search.half:.4g} of the {len(search.primes)} primes {search.primes}"
         for name in ("lx", "lw"):
             if given[name] is None:
                 reasons[name] = (f"{getattr(plan, name)}, the largest the proof admits for ||w||_2 <= {R:.4g} "
@@ -582,3 +767,33 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, radius=No
         reasons["lc"] = (f"{plan.lc}: at least the {auto_lc(coefficients, plan.a)} bits that keep every "
                          f"coefficient within 10 %, and as many more as the proof admits")
     return PlanChoice(plan, float(R), float(b), automatic, reasons, tuple(warnings))
+
+
+def _primes_argument(p, primes):
+    """(count, given primes) from choose_plan's p and primes: count is None, a k or "auto"."""
+    if primes is None:
+        return None, None
+    if p is not None:
+        raise ValueError(f"give p (one prime) or primes (several), not both: got p = {p!r} and primes = {primes!r}")
+    if isinstance(primes, str):
+        if primes != "auto":
+            raise ValueError(f"primes must be 'auto', a count k in 1..{MAX_PRIMES} or a tuple of distinct primes "
+                             f"below 2**32, got {primes!r}")
+        return "auto", None
+    if isinstance(primes, (int, np.integer)) and not isinstance(primes, bool):
+        if not 1 <= primes <= MAX_PRIMES:
+            raise ValueError(f"primes = {primes}: a count of primes must be in 1..{MAX_PRIMES} (or 'auto', or a "
+                             f"tuple of distinct primes below 2**32)")
+        return int(primes), None
+    given = check_primes(primes)
+    return None, given
+
+
+def _last_prime(first: tuple, b: float) -> tuple:
+    """``first`` and the smallest prime q >= 2**16, not among them, with (prod(first) q - 1)/2 >= b."""
+    P = math.prod(first)
+    lower = max(_MIN_AUTO_PRIME, -(-(2 * math.ceil(b) + 1) // P))
+    q = next_prime(lower - 1)
+    while q in first:
+        q = next_prime(q)
+    return tuple(first) + (q,)
