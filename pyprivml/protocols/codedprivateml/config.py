@@ -7,8 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...field import DEFAULT_PRIME
 from ..config import check_choice
-from ..regression import RegressionConfig
+from ..fixedpoint import MAX_PRIMES, FixedPointPlan, PlanChoice, check_primes, choose_plan, weight_reach
+from ..regression import RegressionConfig, lipschitz_lr
 
 __all__ = ["CodedPrivateMLConfig", "choose_K_T", "recovery_threshold", "FAULT_MODES"]
 
@@ -81,9 +83,18 @@ class CodedPrivateMLConfig(RegressionConfig):
     ``momentum`` and ``tol`` (stop once ||g||_2 <= tol) are the master's update rule; the
     estimators and ``pyprivml train codedprivateml`` default to Nesterov with an automatic plan.
 
+    ``primes`` runs the protocol over several primes and decodes by the Chinese remainder theorem
+    (docs/codedprivateml.md, "Several primes"): a tuple of distinct primes below 2^32, a count k,
+    or ``"auto"``, the fewest primes the wrap-around proof needs for the given (or the automatic
+    plan's smallest) l_x, l_w. With ``primes`` the field ``p`` is the largest of them (the one the
+    master quantises in): leave it at its default or None. A one-prime tuple is the same as ``p``.
+
     >>> cfg = CodedPrivateMLConfig(n_workers=12, case=2)
     >>> cfg.K_T(), cfg.recovery_threshold()
     ((3, 1), 10)
+    >>> two = CodedPrivateMLConfig(n_workers=12, lx=2, lw=6, primes=(4294967279, 4294967291))
+    >>> two.p, two.primes, two.plan().half > 2**62
+    (4294967291, (4294967291, 4294967279), True)
     """
 
     automatic_plan: ClassVar[bool] = True
@@ -97,6 +108,37 @@ class CodedPrivateMLConfig(RegressionConfig):
     byzantine: int = 0
     #: fault injection for tests and demos: rank -> "random" | "offset" | "scale" | "poly"
     faults: dict = field(default_factory=dict)
+    #: several primes (CRT): a tuple of distinct primes, a count k, or "auto"; None: the one prime p
+    primes: tuple | int | str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "primes", self._normalise_primes())
+        super().__post_init__()
+
+    def _normalise_primes(self):
+        """Check ``primes`` against ``p`` and bring both to one form: a tuple (largest first, p its first
+        element), a count or "auto" (p None), or None (one prime, p)."""
+        primes, p = self.primes, self.p
+        if primes is None:
+            return None
+        explicit_p = p is not None and p != DEFAULT_PRIME
+        if isinstance(primes, str) or (isinstance(primes, (int, np.integer)) and not isinstance(primes, bool)):
+            if isinstance(primes, str) and primes != "auto":
+                raise ValueError(f"primes must be 'auto', a count k in 1..{MAX_PRIMES} or a tuple of distinct "
+                                 f"primes below 2**32, got {primes!r}")
+            if not isinstance(primes, str) and not 1 <= primes <= MAX_PRIMES:
+                raise ValueError(f"primes = {primes}: a count of primes must be in 1..{MAX_PRIMES} (or 'auto', "
+                                 f"or a tuple of distinct primes below 2**32)")
+            if explicit_p:
+                raise ValueError(f"give p (one prime) or primes (several), not both: p = {p} with primes = {primes!r}")
+            object.__setattr__(self, "p", None)
+            return None if primes == 1 else (primes if isinstance(primes, str) else int(primes))
+        primes = check_primes(primes)
+        if explicit_p and p != primes[0]:
+            raise ValueError(f"give p (one prime) or primes (several), not both: p = {p} with primes = {primes} "
+                             f"(p, when given, must be the largest of the primes, {primes[0]})")
+        object.__setattr__(self, "p", primes[0])
+        return primes if len(primes) > 1 else None
 
     def validate(self) -> None:
         super().validate()
@@ -115,6 +157,12 @@ class CodedPrivateMLConfig(RegressionConfig):
                 raise ValueError(f"straggle: worker {rank!r} must wait a non-negative number of seconds "
                                  f"(math.inf for a dead worker), got {delay!r}")
         self.K_T()  # validates N, K, T and the degree
+        if isinstance(self.primes, tuple):
+            K, T = self.K_T()
+            small = [q for q in self.primes if q <= self.n_workers + K + T]
+            if small:
+                raise ValueError(f"primes: {small[0]} is too small for N + K + T = {self.n_workers + K + T} distinct "
+                                 f"evaluation points (seed 004 sec. III-B); every prime must exceed it")
         if self.byzantine:
             need = self.recovery_threshold() + 2 * self.byzantine
             if self.n_workers < need:
@@ -131,8 +179,33 @@ class CodedPrivateMLConfig(RegressionConfig):
         K, T = self.K_T()
         return recovery_threshold(K, T, self.degree)
 
+    # -- several primes: the plan and its resolution ------------------------------------------------
+
+    def plan(self) -> FixedPointPlan:
+        """The fixed-point plan; with several primes its modulus is their product (CRT)."""
+        if not isinstance(self.primes, tuple):
+            return super().plan()
+        self._need_resolved("plan")
+        return FixedPointPlan(self.field, self.lx, self.lw, self.coefficients(), self.lc, self.primes)
+
+    def resolve(self, X, y) -> tuple["CodedPrivateMLConfig", PlanChoice]:
+        """The task's :meth:`~pyprivml.protocols.regression.RegressionConfig.resolve`, with ``primes``:
+        the plan may choose how many primes (and which) the wrap-around proof needs."""
+        if self.primes is None:
+            return super().resolve(X, y)
+        X = np.asarray(X, dtype=np.float64)
+        lr = self.lr if self.lr is not None else lipschitz_lr(X, self.task)
+        coefficients = self.coefficients()
+        reach, why = weight_reach(X, y, coefficients[0], lr, max(int(self.max_iter), 1), optimizer=self.optimizer,
+                                  momentum=self.momentum)
+        choice = choose_plan(X, coefficients, lx=self.lx, lw=self.lw, lc=self.lc, primes=self.primes,
+                             radius=self.w_bound, reach=reach, reach_reason=why)
+        plan = choice.plan
+        return self.replace(lr=lr, lx=plan.lx, lw=plan.lw, lc=plan.lc, p=plan.field.p, primes=plan.primes,
+                            w_bound=choice.radius), choice
+
     def public_parameters(self) -> dict:
         K, T = self.K_T()
-        return {**self.task_parameters(), "K": K, "T": T, "case": self.case,
+        return {**self.task_parameters(), "K": K, "T": T, "case": self.case, "primes": list(self.plan().primes),
                 "recovery_threshold": self.recovery_threshold(), "privacy_threshold": T,
                 "straggle": {int(k): float(v) for k, v in self.straggle.items()}, "byzantine": self.byzantine}

@@ -49,16 +49,19 @@ from ...comm import ANY_TAG, Transport, TransportTimeout, launch
 from ...field import PrimeField
 from ...lagrange import LagrangeCode
 from ...linalg import modcombine, modmatmul, modmatvec
-from ...quantization import dequantize, quantize_stochastic
+from ...quantization import dequantize, quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...reedsolomon import TooManyErrors, locate_errors
-from ..fixedpoint import s_bar
-from ..regression import RegressionMaster, RegressionResult, float_references
+from ..fixedpoint import WrapAroundGuard, s_bar
+from ..optim import MasterUpdate
+from ..progress import advance
+from ..regression import RegressionMaster, RegressionResult, draw_seed, float_references
+from ..result import exchange_seconds, traffic_by_phase
 from ..tags import tags_for
 from .config import CodedPrivateMLConfig
 
 __all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "GramWorker", "gram_pays",
-           "plaintext_gradient_field",
+           "plaintext_gradient_field", "encode_shares",
            "CodedPrivateMLResult", "TAGS"]
 
 TAGS = tags_for("codedprivateml")
@@ -120,27 +123,42 @@ def corrupt(f, mode: str, field: PrimeField, *, alpha: int, rng) -> np.ndarray:
 
 
 def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
-    """Worker i = rank i+1: receive X̃_i once, then answer every W̃_i with f(X̃_i, W̃_i) until stopped."""
+    """Worker i = rank i+1: receive X̃_i once, then answer every W̃_i with f(X̃_i, W̃_i) until stopped.
+
+    With several primes (the set-up names them) every payload carries one share per prime along
+    its first axis, and f is computed over each prime's field on that prime's share."""
     with transport.in_phase("control"):
         setup, _ = transport.recv(0, TAGS.setup)
-    F = PrimeField(setup["p"])
-    coefficients = np.asarray(setup["coefficients"], dtype=np.int64)
+    multi = "primes" in setup
+    fields = [PrimeField(q) for q in setup["primes"]] if multi else [PrimeField(setup["p"])]
+    coefficients = [np.asarray(c, dtype=np.int64) for c in
+                    (setup["coefficients"] if multi else [setup["coefficients"]])]
     # Compile the kernels (JIT backends) on one row of the data's width before any data moves.
     d = int(setup["columns"])
-    worker_compute(np.zeros((1, d), dtype=np.int64), np.zeros((d, len(coefficients) - 1), dtype=np.int64),
-                   coefficients, F)
+    worker_compute(np.zeros((1, d), dtype=np.int64), np.zeros((d, len(coefficients[0]) - 1), dtype=np.int64),
+                   coefficients[0], fields[0])
     transport.barrier()
     with transport.in_phase("data"):
-        Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once
+        Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once (per prime)
+    shares = list(Xt) if multi else [Xt]
     delay = float(config.straggle.get(transport.rank, 0.0))
     fault = config.faults.get(transport.rank)
     fault_rng = np.random.default_rng(transport.rank)
-    compute_f = partial(worker_compute, Xt, coefficients=coefficients, field=F)
     start = transport.now()
-    use_gram = gram_pays(Xt.shape[0], Xt.shape[1], config.max_iter, len(coefficients) - 1)
-    if use_gram:
-        compute_f = GramWorker(Xt, coefficients, F)
+    rows, d = shares[0].shape
+    use_gram = gram_pays(rows, d, config.max_iter, len(coefficients[0]) - 1)
+    computes = [GramWorker(X_, c, F) if use_gram else partial(worker_compute, X_, coefficients=c, field=F)
+                for X_, c, F in zip(shares, coefficients, fields)]
     setup_seconds = transport.now() - start
+
+    def compute_f(Wt):
+        """f over every prime's field; one array (one prime) or their stack (several)."""
+        out = [fn(W_) for fn, W_ in zip(computes, Wt if multi else [Wt])]
+        if fault is not None:
+            out = [corrupt(f_, fault, F, alpha=int(setup.get("alpha", 0)), rng=fault_rng)
+                   for f_, F in zip(out, fields)]
+        return np.stack(out) if multi else out[0]
+
     answered, compute, pending = [], [], []
     t = 0
     while True:
@@ -153,8 +171,6 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
             continue
         start = transport.now()
         f = compute_f(msg)                                       # steps 8-11, eqs. (15), (18)
-        if fault is not None:
-            f = corrupt(f, fault, F, alpha=int(setup.get("alpha", 0)), rng=fault_rng)
         compute.append(transport.now() - start)
         if delay > 0:
             time.sleep(delay)
@@ -173,6 +189,25 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
 # -- master ---------------------------------------------------------------------------------------
 
 
+def encode_shares(codes, residues, *, replicated: bool = False, rngs=None) -> np.ndarray:
+    """Several primes: Lagrange-encode ``residues[j]`` with ``codes[j]`` over the j-th prime, each with
+    its own fresh uniform masks (eqs. 9-12), and stack the shares per worker.
+
+    Returns ``out`` of shape (N, k, ...): ``out[i]`` is worker i's payload, one share per prime.
+    ``rngs`` (one :class:`~pyprivml.random.SecureRandom` per prime, for tests) defaults to a fresh
+    OS-keyed generator per prime and call. T-privacy holds for the stack because the masks of
+    different primes are independent: any T workers see, in each field, a bijective image of that
+    field's uniform masks (Theorem 1), hence jointly a uniform view whatever the data (by the CRT,
+    the k independent uniform masks are one uniform mask modulo M = q_1 ... q_k)."""
+    rngs = [None] * len(codes) if rngs is None else list(rngs)
+    if len(rngs) != len(codes) or len(residues) != len(codes):
+        raise ValueError(f"encode_shares: {len(codes)} codes need as many residue arrays and generators, "
+                         f"got {len(residues)} and {len(rngs)}")
+    method = "encode_replicated" if replicated else "encode"
+    return np.stack([getattr(code, method)(res, rng=rng) for code, res, rng in zip(codes, residues, rngs)], axis=1)
+
+
+
 class _Master(RegressionMaster):
     """Rank 0: the task's loop (:class:`RegressionMaster`) with Lagrange coding for steps 2-3, 7, 12-13."""
 
@@ -185,7 +220,13 @@ class _Master(RegressionMaster):
         self.N = config.n_workers
         self.needed = config.recovery_threshold()
         self.workers = list(range(1, self.N + 1))
-        self.code = LagrangeCode(self.F, self.N, self.K, self.T)
+        # One Lagrange code per prime (several primes: the CRT of docs/codedprivateml.md); self.code is
+        # the first, the only one of a one-prime run.
+        self.fields = self.plan.fields
+        self.codes = [LagrangeCode(F, self.N, self.K, self.T) for F in self.fields]
+        self.code = self.codes[0]
+        self.multi = len(self.fields) > 1
+        self.crt = self.plan.crt() if self.multi else None
         self.pending = []
         self.byzantine = config.byzantine
         self.faulty: dict = {}                  # rank -> the first iteration its result was wrong
@@ -200,6 +241,9 @@ class _Master(RegressionMaster):
     def announce(self):
         public = {"p": self.F.p, "coefficients": self.plan.field_coefficients().tolist(),
                   "columns": int(self.X.shape[1])}
+        if self.multi:
+            public.update(primes=list(self.plan.primes),
+                          coefficients=[self.plan.field_coefficients(F).tolist() for F in self.fields])
         with self.transport.in_phase("control"):
             for i, rank in enumerate(self.workers):
                 # only an injected "poly" fault needs its (public) evaluation point α_i; honest
@@ -207,27 +251,42 @@ class _Master(RegressionMaster):
                 extra = {"alpha": int(self.code.alphas[i])} if self.cfg.faults.get(rank) == "poly" else {}
                 self.transport.send({**public, **extra}, rank, TAGS.setup)
 
+    def _per_prime(self, bar):
+        """The residues of the signed integers behind ``bar`` (quantised in the largest prime, where
+        they fit) modulo every prime: one array per field."""
+        if not self.multi:
+            return [bar]
+        return list(self.crt.residues(self.F.lift(bar)))
+
+    def _encode(self, bar, replicated: bool):
+        """Worker i's payload ``out[i]``: its share (one prime) or the stack of its shares (several)."""
+        if not self.multi:
+            code = self.code
+            return code.encode_replicated(bar) if replicated else code.encode(bar)
+        return encode_shares(self.codes, self._per_prime(bar), replicated=replicated)
+
     def distribute(self, Xbar):
         t = self.transport
         with self.timer("encoding"):
-            Xt = self.code.encode(Xbar)                             # step 2, eqs. (9)-(10), fresh masks
+            Xt = self._encode(Xbar, replicated=False)               # step 2, eqs. (9)-(10), fresh masks
         with t.in_phase("data"):                                    # step 3
             reqs = [t.isend(Xt[i], rank, TAGS.data) for i, rank in enumerate(self.workers)]
             for r in reqs:
                 r.wait()
 
     def warm_up(self):
-        d, r, F = self.X.shape[1], self.plan.r, self.F
-        W = quantize_stochastic(np.zeros(d), self.cfg.lw, F, copies=r, seed=0)
-        self.code.encode_replicated(W)
+        d, r = self.X.shape[1], self.plan.r
+        W = quantize_stochastic(np.zeros(d), self.cfg.lw, self.F, copies=r, seed=0)
+        self._encode(W, replicated=True)
         fake = {i: np.zeros(d, dtype=np.int64) for i in range(self.needed)}
-        blocks = self.code.decode(fake, 2 * r + 1)
-        dequantize(modcombine(np.ones((1, self.K), dtype=np.int64), blocks, F, check=False)[0], 0, F)
+        totals = [modcombine(np.ones((1, self.K), dtype=np.int64), code.decode(fake, 2 * r + 1), code.field,
+                             check=False)[0] for code in self.codes]
+        self.real_gradient(np.stack(totals) if self.multi else totals[0])
 
     def private_gradient(self, it, Wbar):
-        cfg, F, t = self.cfg, self.F, self.transport
+        cfg, t = self.cfg, self.transport
         with self.timer("encoding"):
-            Wt = self.code.encode_replicated(Wbar)                  # step 7, eqs. (11)-(12), fresh masks
+            Wt = self._encode(Wbar, replicated=True)                # step 7, eqs. (11)-(12), fresh masks
         with t.in_phase("weights"):
             for i, rank in enumerate(self.workers):
                 self.pending.append(t.isend(Wt[i], rank, TAGS.weights))
@@ -251,11 +310,105 @@ class _Master(RegressionMaster):
                 got = self._correct(it, got, left) if left > 0 else dict(list(got.items())[:self.needed])
         self.used.append(list(got))
         with self.timer("decoding"):
-            blocks = self.code.decode({rank - 1: f for rank, f in got.items()}, 2 * self.plan.r + 1)  # eq. (21)
-            total = modcombine(np.ones((1, self.K), dtype=np.int64), blocks, F, check=False)[0]    # eq. (22)
+            totals = []
+            for j, code in enumerate(self.codes):                    # the same workers for every prime
+                results = {rank - 1: (f[j] if self.multi else f) for rank, f in got.items()}
+                blocks = code.decode(results, 2 * self.plan.r + 1)                              # eq. (21)
+                totals.append(modcombine(np.ones((1, self.K), dtype=np.int64), blocks, code.field,
+                                         check=False)[0])                                       # eq. (22)
+            total = np.stack(totals) if self.multi else totals[0]
         if self.keep_decoded:
-            self.decoded.append(total)
+            self.decoded.append(self.crt.lift(total) if self.multi else total)
         return total
+
+    def real_gradient(self, total) -> np.ndarray:
+        """Step 14, eqs. (23)-(24): X̄^T s̄ / 2^l in the reals. One prime: phi^-1 of the decoded field sum.
+        Several primes: the decoded residues ``total`` (one row per prime) lifted to the one integer
+        G with |G| <= (M-1)/2 they all agree with (Chinese remainder theorem, :mod:`pyprivml.crt`),
+        correctly rounded to float64 exactly as phi^-1 would give it for one prime that large."""
+        if not self.multi:
+            return dequantize(total, self.plan.exponent, self.F)
+        return self.crt.lift_float(total, self.plan.exponent)
+
+    def run(self) -> RegressionResult:
+        """The task's loop. One prime: :meth:`RegressionMaster.run` itself. Several primes: the same
+        loop, line for line, except that step 14 is :meth:`real_gradient` (the CRT), because the
+        task's loop dequantises with one prime field. (RegressionMaster.run calling a
+        ``real_gradient`` hook would make this copy unnecessary.)"""
+        if not self.multi:
+            return super().run()
+        cfg, F, timer, t = self.cfg, self.F, self.timer, self.transport
+        start = t.now()
+        with timer("setup"):
+            # The proof (made in resolve) covers the ball ||w||_2 <= w_bound; the update keeps
+            # every point it asks a gradient for inside it, and the guard re-checks each in O(d).
+            self.guard = WrapAroundGuard(self.X, self.plan, radius=cfg.w_bound)
+            self.opt = MasterUpdate(self.X.shape[1], optimizer=cfg.optimizer, lr=self.lr, momentum=cfg.momentum,
+                                    radius=cfg.w_bound)
+            self.w = self.opt.w
+            self.guard.check(self.w, when="before training")
+            self.warnings.extend(self.choice.warnings)
+        with timer("encoding"):
+            Xbar = quantize(self.X, cfg.lx, F)                                 # step 1, eq. (4)
+        with timer("setup"):
+            # X̄^T y in the reals, once: the label part of eq. (17) never leaves the master.
+            self.Xty = dequantize(Xbar, cfg.lx, F).T @ self.y
+        with timer("setup"):
+            self.announce()
+            self.warm_up()
+            t.barrier()  # every rank compiled its kernels before any data moves
+        # The upload is communication: the workers' first results wait for it (iteration 0).
+        self.distribute(Xbar)                                                  # steps 2-3
+        history, weights, ends, exchanged = [self.metrics(0)], [self.w.copy()], [], []
+        points, first_projected, stopped = [], None, "max_iter"
+        before = dict(timer.seconds, exchange=exchange_seconds(t.log))
+        for it in range(cfg.max_iter):
+            with timer("setup"):
+                q = self.opt.point()                                           # w_t, or Nesterov's look-ahead
+                self.guard.check(q, when=f"iteration {it}")                    # O(d), norms from setup
+            with timer("encoding"):
+                Wbar = quantize_stochastic(q, cfg.lw, F, copies=self.plan.r,
+                                           seed=draw_seed(cfg.seed, it))       # step 6, eqs. (6)-(8)
+            total = self.private_gradient(it, Wbar)                            # steps 7-13
+            with timer("decoding"):
+                Xs = self.real_gradient(total)                                 # step 14, eqs. (23)-(24)
+            with timer("update"):
+                g = (Xs - self.Xty) / self.X.shape[0]                          # the gradient of eq. (17)
+                before_projections = self.opt.projected
+                self.w = self.opt.step(g)                                      # step 15 (optim.py)
+                grad_norm = float(np.linalg.norm(g))
+            if first_projected is None and self.opt.projected > before_projections:
+                first_projected = it
+            ends.append(t.now() - start)
+            exchanged.append(exchange_seconds(t.log) - before["exchange"] - sum(exchanged))
+            points.append(q.copy())
+            weights.append(self.w.copy())
+            history.append(dict(self.metrics(it + 1), grad_norm=grad_norm))
+            advance(self.progress, history[-1])
+            if cfg.tol and grad_norm <= cfg.tol and type(self).early_stop:
+                stopped = "tol"
+                break
+        if first_projected is not None:
+            self.warnings.append(
+                f"the weights reached the ball ||w||_2 <= {cfg.w_bound:.4g} the wrap-around proof covers at "
+                f"iteration {first_projected} and were projected back onto it in {self.opt.projected} of "
+                f"{len(points)} iterations: the model is the best found inside the ball. For more room pass "
+                f"a larger w_bound (the automatic plan then trades lx, lw for it) or a larger p")
+        seconds = timer.seconds
+        seconds["computation"] = self.finish()
+        # The master waited for data, weights and results; what the workers' computation does not
+        # explain of that wait is communication (network, queueing, MPC rounds between workers).
+        seconds["communication"] = max(exchange_seconds(t.log) - seconds["computation"], 0.0)
+        seconds["total"] = t.now() - start
+        params = self.parameters()
+        params.update(lr=self.lr, m=int(self.X.shape[0]), d=int(self.X.shape[1]),
+                      max_safe_weight=self.guard.max_safe_weight(), iterations_run=len(points), stopped_by=stopped,
+                      projected_iterations=self.opt.projected, plan=self.choice.as_dict())
+        return RegressionResult(w=self.w, parameters=params, history=history, seconds=seconds,
+                                bytes=traffic_by_phase(t.log), warnings=self.warnings,
+                                used_workers=self.used, weights_history=weights, decoded=self.decoded,
+                                iteration_ends=ends, before_iterations=before, exchange_per_iteration=exchanged,
+                                query_points=points, plan=self.choice)
 
     def _correct(self, it, got: dict, left: int) -> dict:
         """Reed–Solomon error location on two secret random combinations of the coordinates: a
@@ -264,13 +417,14 @@ class _Master(RegressionMaster):
         named, their later results are dropped unread, and ``needed`` of the others are decoded."""
         ranks = list(got)
         xs = [int(self.code.alphas[r - 1]) for r in ranks]
-        Y = np.stack([np.asarray(got[r], dtype=np.int64) for r in ranks])
         wrong = set()
-        for _ in range(2):
-            c = self._combine.integers(0, self.F.p, size=Y.shape[1])
-            ys = modmatvec(Y, c, self.F, check=False)
+        for j, F in enumerate(self.fields):          # several primes: a fault shows in any of them
+            Y = np.stack([np.asarray(got[r][j] if self.multi else got[r], dtype=np.int64) for r in ranks])
             try:
-                wrong |= {ranks[i] for i in locate_errors(xs, ys.tolist(), k=self.needed, e=left, p=self.F.p)}
+                for _ in range(2):
+                    c = self._combine.integers(0, F.p, size=Y.shape[1])
+                    ys = modmatvec(Y, c, F, check=False)
+                    wrong |= {ranks[i] for i in locate_errors(xs, ys.tolist(), k=self.needed, e=left, p=F.p)}
             except TooManyErrors as exc:
                 raise TooManyErrors(f"iteration {it}: more than the {self.byzantine} Byzantine workers the run "
                                     f"corrects returned wrong results ({exc}); already identified: "
