@@ -39,16 +39,21 @@ def test_schemes_take_the_fewest_products(int8):
 @pytest.mark.parametrize("p", PRIMES)
 @given(seed=st.integers(0, 2**32))
 @settings(max_examples=10, deadline=None)
-def test_limbs_represent_every_residue(int8, p, seed):
+def test_planes_represent_every_residue(int8, p, seed):
     rng = np.random.default_rng(seed)
     A = rng.integers(0, p, size=(5, 7), dtype=np.int64)
     A[0, :3] = [0, p - 1, (p - 1) // 2]
     scheme = int8.limb_scheme(p)
-    digits = int8.limbs(A, p, scheme).astype(object)
+    planes = int8.planes(A, p, scheme).astype(object)
+    digits = planes[:scheme.count]
     half = 2 ** (scheme.bits - 1)
-    assert digits.min() >= -half and digits.max() < half
+    assert digits.min() >= -half and digits.max() < half and planes.min() >= -128 and planes.max() < 128
     value = sum(digits[l] * 2 ** (scheme.bits * l) for l in range(scheme.count))
     assert np.array_equal(value % p, A.astype(object))
+    pairs = [(i, j) for i in range(scheme.count) for j in range(i + 1, scheme.count)] if scheme.karatsuba else []
+    assert len(planes) == scheme.count + len(pairs)
+    for g, (i, j) in enumerate(pairs):
+        assert np.array_equal(planes[scheme.count + g], digits[i] + digits[j])
 
 
 def _worst_residue(p, scheme):

@@ -105,45 +105,65 @@ def limb_scheme(p: int) -> LimbScheme:
     return karatsuba if karatsuba.products < schoolbook.products else schoolbook
 
 
+def _plane_limbs(scheme: LimbScheme) -> list[tuple]:
+    """The limbs summed into each operand plane: every limb alone, then for Karatsuba every pair
+    i < j (a_i + a_j ∈ [−128, 126] for 7-bit limbs)."""
+    single = [(l,) for l in range(scheme.count)]
+    if not scheme.karatsuba:
+        return single
+    return single + [(i, j) for i in range(scheme.count) for j in range(i + 1, scheme.count)]
+
+
 @njit(parallel=True, cache=True)
-def _limbs_kernel(A, p, bits, out):
-    """out[l] = the l-th balanced base-2^bits digit of A's representative in R_L (steps 1-2)."""
-    count = out.shape[0]
+def _planes_kernel(A, p, bits, count, pairs, out):
+    """out[l] = the l-th balanced base-2^bits digit of A's representative in R_L (steps 1-2);
+    out[count + g] = the sum of digits pairs[g, 0] and pairs[g, 1]. Row by row, each step a
+    loop over the row that the compiler vectorises."""
     half = np.int64(1) << (bits - 1)
     mask = (np.int64(1) << bits) - 1
     top = (half - 1) * ((np.int64(1) << (bits * count)) - 1) // mask
+    width = A.shape[1]
     for i in prange(A.shape[0]):
-        for j in range(A.shape[1]):
-            r = np.int64(A[i, j])
-            if r > top:
-                r -= p
-            for l in range(count):
-                digit = ((r + half) & mask) - half
-                out[l, i, j] = digit
-                r = (r - digit) >> bits
+        r = np.empty(width, dtype=np.int64)
+        for j in range(width):
+            value = np.int64(A[i, j])
+            r[j] = value - p if value > top else value
+        for l in range(count):
+            row = out[l, i]
+            for j in range(width):
+                digit = ((r[j] + half) & mask) - half
+                row[j] = digit
+                r[j] = (r[j] - digit) >> bits
+        for g in range(pairs.shape[0]):
+            row, first, second = out[count + g, i], out[pairs[g, 0], i], out[pairs[g, 1], i]
+            for j in range(width):
+                row[j] = first[j] + second[j]
 
 
-def limbs(A, p: int, scheme: LimbScheme, out=None) -> np.ndarray:
-    """The L balanced base-2^bits digits of every entry of A, as int8 of shape (L,) + A.shape:
-    Σ_l digits[l] 2^(bits·l) ≡ A (mod p) and every digit lies in [−2^(bits−1), 2^(bits−1))."""
-    out = np.empty((scheme.count,) + A.shape, dtype=np.int8) if out is None else out
+def planes(A, p: int, scheme: LimbScheme, out=None) -> np.ndarray:
+    """The operand planes of A as int8, shape (planes,) + A.shape: first the L balanced
+    base-2^bits digits (Σ_l digits[l] 2^(bits·l) ≡ A (mod p), each in [−2^(bits−1), 2^(bits−1))),
+    then for Karatsuba the sums of two digits, in the order of :func:`_plane_limbs`."""
+    limbs = _plane_limbs(scheme)
+    out = np.empty((len(limbs),) + A.shape, dtype=np.int8) if out is None else out
+    pairs = np.array([pair for pair in limbs if len(pair) == 2], dtype=np.int64).reshape(-1, 2)
     if A.size:
         threads.use_numba_threads()
-        _limbs_kernel(A, np.int64(p), np.int64(scheme.bits), out)
+        _planes_kernel(A, np.int64(p), np.int64(scheme.bits), np.int64(scheme.count), pairs, out)
     return out
 
 
-def _products(scheme: LimbScheme, p: int) -> list[tuple[tuple, tuple, int]]:
-    """(limbs of A summed, limbs of B summed, weight mod p) per int8 GEMM, w = 2^bits:
-    schoolbook A_i B_j with weight w^(i+j); Karatsuba D_i = A_i B_i and
-    M_ij = (A_i + A_j)(B_i + B_j), i < j, which give
+def _products(scheme: LimbScheme, p: int) -> list[tuple[int, int, int]]:
+    """(plane of A, plane of B, weight mod p) per int8 GEMM, w = 2^bits: schoolbook A_i B_j with
+    weight w^(i+j); Karatsuba D_i = A_i B_i and M_ij = (A_i + A_j)(B_i + B_j), i < j, which give
     Σ_ij A_i B_j w^(i+j) = Σ_i D_i w^(2i) + Σ_(i<j) (M_ij − D_i − D_j) w^(i+j)."""
     w, count = 1 << scheme.bits, scheme.count
     if not scheme.karatsuba:
-        return [((i,), (j,), pow(w, i + j, p)) for i in range(count) for j in range(count)]
-    diagonal = [((i,), (i,), (pow(w, 2 * i, p) - sum(pow(w, i + j, p) for j in range(count) if j != i)) % p)
+        return [(i, j, pow(w, i + j, p)) for i in range(count) for j in range(count)]
+    diagonal = [(i, i, (pow(w, 2 * i, p) - sum(pow(w, i + j, p) for j in range(count) if j != i)) % p)
                 for i in range(count)]
-    return diagonal + [((i, j), (i, j), pow(w, i + j, p)) for i in range(count) for j in range(i + 1, count)]
+    pairs = [limbs for limbs in _plane_limbs(scheme) if len(limbs) == 2]
+    return diagonal + [(count + g, count + g, pow(w, i + j, p)) for g, (i, j) in enumerate(pairs)]
 
 
 @njit(cache=True, inline="always")
@@ -157,27 +177,28 @@ def _mod_signed(acc, p, pinv):
 
 
 @njit(parallel=True, cache=True)
-def _accumulate_kernel(partial, weight, reduce_each, p, pinv, out):
-    """out += weight · partial, reduced term by term if ``reduce_each`` (step 4)."""
+def _weighted_sum_kernel(partials, weights, reduce_each, accumulate, p, pinv, out):
+    """out = (out if accumulate) + Σ_g weights[g] · partials[g] modulo p, in one pass (step 4):
+    the int64 sum takes the terms unreduced, or reduced one by one if ``reduce_each``."""
+    m = out.shape[1]
     for x in prange(out.shape[0]):
-        row, src = out[x], partial[x]
-        if reduce_each:
-            for y in range(row.shape[0]):
-                row[y] += _mod_signed(np.int64(src[y]) * weight, p, pinv)
-        else:
-            for y in range(row.shape[0]):
-                row[y] += np.int64(src[y]) * weight
-
-
-@njit(parallel=True, cache=True)
-def _finish_kernel(out, p, pinv):
-    for x in prange(out.shape[0]):
+        acc = np.zeros(m, dtype=np.int64)
+        for g in range(partials.shape[0]):
+            src, w = partials[g, x], weights[g]
+            if reduce_each:
+                for y in range(m):
+                    acc[y] += _mod_signed(np.int64(src[y]) * w, p, pinv)
+            else:
+                for y in range(m):
+                    acc[y] += np.int64(src[y]) * w
         row = out[x]
-        for y in range(row.shape[0]):
-            row[y] = _mod_signed(row[y], p, pinv)
+        for y in range(m):
+            row[y] = _mod_signed(acc[y] + row[y] if accumulate else acc[y], p, pinv)
 
 
 _local = threading.local()
+#: Bytes of int32 partial products held at once: A's rows are taken in chunks to stay below it.
+_PARTIAL_BYTES = 64 << 20
 
 
 def _workspace(name: str, shape: tuple, dtype) -> np.ndarray:
@@ -190,47 +211,34 @@ def _workspace(name: str, shape: tuple, dtype) -> np.ndarray:
     return buffers[name][:size].view(dtype).reshape(shape)
 
 
-def _operand(limbs_t, which: tuple):
-    """One limb, or for a Karatsuba cross product a sum of two (in [−128, 126] for 7 bits)."""
-    return limbs_t[which[0]] if len(which) == 1 else limbs_t[which[0]] + limbs_t[which[1]]
-
-
-def _block_product(a_limbs, b_limbs, p, scheme, out):
-    """out = the exact product of one block of at most _BLOCK inner terms, modulo p. The int64
-    sum takes the weighted products unreduced when (products) · 2^31 · p < 2^62, else reduced
-    one by one."""
-    partial = _workspace("partial", out.shape, np.int32)
-    partial_t = torch.from_numpy(partial)
-    a_t, b_t = torch.from_numpy(a_limbs), torch.from_numpy(b_limbs)
-    reduce_each = scheme.products * (1 << 31) * p >= 1 << 62
-    out[...] = 0
-    for a_which, b_which, weight in _products(scheme, p):
-        # every entry of a product of limbs (or limb sums) is at most 2^14: |partial| < 2^31 (step 3)
-        torch._int_mm(_operand(a_t, a_which), _operand(b_t, b_which), out=partial_t)
-        _accumulate_kernel(partial, np.int64(weight), reduce_each, np.int64(p), 1.0 / p, out)
-    _finish_kernel(out, np.int64(p), 1.0 / p)
-
-
 def matmul(A, B, p):
     p = int(p)
     n, k = A.shape
     m = B.shape[1]
-    out = np.zeros((n, m), dtype=np.int64)
-    if out.size == 0 or k == 0:
-        return out
+    if n * m == 0 or k == 0:
+        return np.zeros((n, m), dtype=np.int64)
+    out = np.empty((n, m), dtype=np.int64)             # every entry written by the first block
     scheme = limb_scheme(p)
+    products = _products(scheme, p)
+    weights = np.array([weight for _, _, weight in products], dtype=np.int64)
+    reduce_each = len(products) * (1 << 31) * p >= 1 << 62
     torch.set_num_threads(threads.use_numba_threads())
-    a_limbs = limbs(A, p, scheme, _workspace("a", (scheme.count,) + A.shape, np.int8))
-    b_limbs = limbs(B, p, scheme, _workspace("b", (scheme.count,) + B.shape, np.int8))
-    if k <= _BLOCK:
-        _block_product(a_limbs, b_limbs, p, scheme, out)
-        return out
-    part = np.empty_like(out)
-    for k0 in range(0, k, _BLOCK):                     # several exact blocks, summed modulo p
-        _block_product(np.ascontiguousarray(a_limbs[:, :, k0:k0 + _BLOCK]),
-                       np.ascontiguousarray(b_limbs[:, k0:k0 + _BLOCK]), p, scheme, part)
-        out += part
-        out %= p
+    count = len(_plane_limbs(scheme))
+    a_planes = planes(A, p, scheme, _workspace("a", (count,) + A.shape, np.int8))
+    b_planes = planes(B, p, scheme, _workspace("b", (count,) + B.shape, np.int8))
+    rows = max(1, min(n, _PARTIAL_BYTES // (len(products) * m * 4)))
+    for k0 in range(0, k, _BLOCK):                     # exact int32 blocks along k (step 3)
+        whole = k <= _BLOCK
+        a_t = torch.from_numpy(a_planes if whole else np.ascontiguousarray(a_planes[:, :, k0:k0 + _BLOCK]))
+        b_t = torch.from_numpy(b_planes if whole else np.ascontiguousarray(b_planes[:, k0:k0 + _BLOCK]))
+        for r0 in range(0, n, rows):
+            r1 = min(n, r0 + rows)
+            partials = _workspace("partial", (len(products), r1 - r0, m), np.int32)  # contiguous
+            partials_t = torch.from_numpy(partials)
+            for g, (a_plane, b_plane, _) in enumerate(products):
+                # every entry of a product of planes is at most 2^14 in size: |partial| < 2^31
+                torch._int_mm(a_t[a_plane, r0:r1], b_t[b_plane], out=partials_t[g])
+            _weighted_sum_kernel(partials, weights, reduce_each, k0 > 0, np.int64(p), 1.0 / p, out[r0:r1])
     return out
 
 
