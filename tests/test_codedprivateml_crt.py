@@ -283,3 +283,21 @@ def test_a_real_run_masks_every_prime_with_its_own_fresh_secure_draw(digits):
         masks.append(R.astype(np.int64).tobytes())
     # every mask (data, and weights per iteration) is a different draw per prime
     assert len(set(masks)) == len(primes) * (1 + cfg.max_iter)
+
+
+# -- the estimators and the command line ---------------------------------------------------------------
+
+
+def test_the_estimator_and_the_command_line_take_primes(digits):
+    from pyprivml.protocols.codedprivateml.cli import parse_primes
+
+    clf = pp.CodedPrivateLogisticRegression(n_workers=7, K=1, T=1, degree=2, fit_interval=(-4.0, 6.0), lx=6, lw=6,
+                                            primes="auto", max_iter=15, random_state=0, transport="inprocess",
+                                            fit_intercept=False)
+    assert clf.get_params()["primes"] == "auto"
+    clf.fit(digits.X_train, digits.y_train)
+    assert len(clf.plan_.plan.primes) >= 2 and clf.score(digits.X_test, digits.y_test) > 0.9
+    assert parse_primes("auto") == "auto" and parse_primes(" 2 ") == 2
+    assert parse_primes(f"{P1},{P2}") == (P1, P2)
+    with pytest.raises(Exception, match=r"expected auto, a count k or P1,P2"):
+        parse_primes("two")

@@ -4,6 +4,7 @@
     mpiexec -n 13 pyprivml train codedprivateml --dataset digits49 --case 2 --iters 50
     pyprivml train codedprivateml --workers 50 --case 1 --iters 5 --transport simulated
     pyprivml train codedprivateml --optimizer gd --lx 3 --lw 4 --p 33554393   # Algorithm 1 as written
+    pyprivml train codedprivateml --lx 8 --lw 8 --degree 3 --primes auto       # several primes (CRT)
 
 The data, transport and report options are the runner's (:mod:`pyprivml.protocols.runner`), the
 task's (workers, T, degree, scales, prime, iterations) :mod:`pyprivml.protocols.regression`'s;
@@ -11,6 +12,8 @@ the options below are CodedPrivateML's own.
 
 >>> parse_straggle("3:0.5,7:inf")
 {3: 0.5, 7: inf}
+>>> parse_primes("auto"), parse_primes("3"), parse_primes("4294967291,4294967279")
+('auto', 3, (4294967291, 4294967279))
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .config import FAULT_MODES, CodedPrivateMLConfig
 from .estimators import DEFAULT_MAX_ITER, DEFAULT_TOL
 from .roles import run_codedprivateml
 
-__all__ = ["add_arguments", "train", "parse_straggle", "parse_faults"]
+__all__ = ["add_arguments", "train", "parse_straggle", "parse_faults", "parse_primes"]
 
 DEFAULT_WORKERS = 12
 
@@ -63,6 +66,20 @@ def parse_faults(text: str | None) -> dict:
     return out
 
 
+def parse_primes(text: str):
+    """``auto``, a count ``k`` or ``P1,P2,...`` (several primes, decoded by the CRT); the config
+    checks the values (distinct primes below 2**32, a count in 1..8)."""
+    text = text.strip()
+    if text == "auto":
+        return "auto"
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad --primes {text!r}: expected auto, a count k or P1,P2,... "
+                                         f"(e.g. 4294967291,4294967279)") from None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
 def _positive(text: str) -> float:
     try:
         v = float(text)
@@ -91,6 +108,9 @@ def add_arguments(parser) -> None:
                    help=f"stop once the decoded gradient's norm is <= TOL (default {DEFAULT_TOL:g}; 0: never)")
     g.add_argument("--w-bound", type=_positive, default=None, metavar="R",
                    help="keep the weights in ||w||_2 <= R, the range the plan is proven for (default: chosen)")
+    g.add_argument("--primes", type=parse_primes, default=None, metavar="auto|K|P1,P2,...",
+                   help="run over several primes and decode by the Chinese remainder theorem: auto (the fewest "
+                        "the wrap-around proof needs), a count K, or the primes (default: one prime, --p)")
     g.add_argument("--case", type=int, default=2, choices=(1, 2),
                    help="1: maximum parallelisation, 2: equal parallelisation and privacy (sec. V)")
     g.add_argument("--K", type=int, default=None, help="parallelisation K (with --T, overrides --case)")
@@ -106,7 +126,8 @@ def _config(args, n_workers: int) -> CodedPrivateMLConfig:
     return CodedPrivateMLConfig(**config_fields(args, n_workers), K=args.K, T=args.T, case=args.case,
                                 straggle=args.straggle, optimizer=args.optimizer, momentum=args.momentum,
                                 tol=args.tol or None, w_bound=args.w_bound, faults=args.byzantine,
-                                byzantine=len(args.byzantine) if args.tolerate is None else args.tolerate)
+                                byzantine=len(args.byzantine) if args.tolerate is None else args.tolerate,
+                                primes=args.primes)
 
 
 def train(args, ctx):

@@ -41,18 +41,19 @@ DEFAULT_TOL = 1e-4
 class _CodedPrivate(ProtocolLinearModel):
     _param_names = ("n_workers", "K", "T", "case", "degree", "lx", "lw", "lc", "p", "max_iter", "lr",
                     "optimizer", "momentum", "tol", "w_bound", "fit_interval", "fit_intercept", "random_state",
-                    "transport", "timeout", "straggle")
+                    "transport", "timeout", "straggle", "primes")
 
     def __init__(self, n_workers: int, K=None, T=None, case: int = 2, degree: int = 1, lx=None, lw=None,
                  lc=None, p=None, max_iter: int = DEFAULT_MAX_ITER, lr=None, optimizer: str = "nesterov",
                  momentum=None, tol=DEFAULT_TOL, w_bound=None, fit_interval=DEFAULT_INTERVAL,
                  fit_intercept: bool = True, random_state=None, transport: str = "auto", timeout: float = 120.0,
-                 straggle=None):
+                 straggle=None, primes=None):
         self.n_workers, self.K, self.T, self.case, self.degree = n_workers, K, T, case, degree
         self.lx, self.lw, self.lc, self.p, self.max_iter, self.lr = lx, lw, lc, p, max_iter, lr
         self.optimizer, self.momentum, self.tol, self.w_bound = optimizer, momentum, tol, w_bound
         self.fit_interval, self.fit_intercept, self.random_state = fit_interval, fit_intercept, random_state
         self.transport, self.timeout, self.straggle = transport, timeout, straggle
+        self.primes = primes
         self.coef_ = None
 
     def config(self) -> CodedPrivateMLConfig:
@@ -63,7 +64,7 @@ class _CodedPrivate(ProtocolLinearModel):
             lx=self.lx, lw=self.lw, lc=self.lc, p=self.p, max_iter=self.max_iter, lr=self.lr,
             optimizer=self.optimizer, momentum=self.momentum, tol=self.tol, w_bound=self.w_bound,
             fit_interval=tuple(self.fit_interval), seed=self.random_state, timeout=self.timeout,
-            straggle=dict(self.straggle or {}))
+            straggle=dict(self.straggle or {}), primes=self.primes)
 
     def _train(self, X, target, config):
         result = run_codedprivateml(X, target, config, transport=self.transport)
@@ -83,7 +84,10 @@ class CodedPrivateLogisticRegression(ClassifierMixin, _CodedPrivate):
     are kept in (None: how far ``max_iter`` gradient steps can go, or what a fixed plan proves).
     ``lr=None`` uses 1/L (Theorem 1); ``optimizer`` is the master's update rule ("nesterov",
     "heavy-ball" or "gd"), ``momentum`` its beta (None: its default), ``tol`` stops once the
-    decoded gradient's norm is at most tol. ``random_state`` seeds only the stochastic
+    decoded gradient's norm is at most tol. ``primes`` runs the protocol over several primes and
+    decodes by the Chinese remainder theorem, for scales no 32-bit prime holds: a tuple of distinct
+    primes below 2^32, a count, or ``"auto"`` (the fewest the proof needs; p is then unused).
+    ``random_state`` seeds only the stochastic
     quantisation of w (privacy masks always come from the OS CSPRNG).
     After ``fit`` on the master: ``coef_``, ``intercept_``, ``classes_``, ``lr_``, ``n_iter_``,
     ``plan_`` (the plan, its proof and why each value was chosen), ``history_`` and ``result_``
