@@ -15,7 +15,8 @@ from test_privacy_audit import _inv, _received, _Recorder
 import pyprivml as pp
 from pyprivml.data import load_digits49
 from pyprivml.field import prev_prime
-from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig, draw_seed, run_codedprivateml
+from pyprivml.protocols.codedprivateml import (CodedPrivateMLConfig, draw_seed, plaintext_gradient_field,
+                                               run_codedprivateml)
 from pyprivml.protocols.codedprivateml.roles import encode_shares
 from pyprivml.protocols.fixedpoint import (MAX_PRIME, FixedPointPlan, WrapAroundError, WrapAroundGuard, choose_plan,
                                            top_primes)
@@ -83,6 +84,17 @@ def test_a_refused_single_prime_names_the_multi_prime_option_and_it_works():
     # A configuration refused for every number of primes says what else to change.
     with pytest.raises(WrapAroundError, match=r"must fit the largest prime"):
         choose_plan(X * 2.0**25, c, lx=8, lw=6, primes="auto", radius=10.0)
+
+
+def test_the_per_iteration_check_under_several_primes_names_more_primes():
+    X, c = _data(), fit_sigmoid(1)
+    plan = FixedPointPlan(pp.PrimeField(P1), 12, 14, c, None, (P1, P2))
+    guard = WrapAroundGuard(X, plan)
+    limit = guard.max_safe_weight()
+    assert limit > 0 and guard.check(np.full(6, limit)) <= plan.half
+    with pytest.raises(WrapAroundError, match=r"iteration 3: .*beyond \(M-1\)/2 = .* for the 2 primes "
+                                              r"\(4294967291, 4294967279\).*primes='auto' \(3 primes"):
+        guard.check(np.full(6, 2**12 * limit), when="iteration 3")
 
 
 def test_the_config_resolves_primes_and_reports_them(digits):
@@ -174,6 +186,11 @@ def test_decoding_beyond_one_prime_is_exact_against_python_integers(degree, work
         assert [int(v) for v in got] == G.tolist()
         biggest = max(biggest, max(abs(v) for v in G.tolist()))
     assert biggest > (MAX_PRIME - 1) // 2 and biggest <= res.plan.bound
+    # plaintext_gradient_field over the same primes gives the same integers, without coding
+    fixed = cfg.replace(lx=plan.lx, lw=plan.lw, lc=plan.lc, p=plan.field.p, primes=plan.primes)
+    Xbar = pp.quantize(X, plan.lx, plan.field)
+    W0 = pp.quantize_stochastic(res.query_points[0], plan.lw, plan.field, copies=degree, seed=draw_seed(cfg.seed, 0))
+    assert plaintext_gradient_field(Xbar, W0, fixed).tolist() == [int(v) for v in res.decoded[0]]
     # The master's update from the CRT-decoded gradient, recomputed in plain float64.
     F, m = plan.field, X.shape[0]
     Xty = pp.dequantize(pp.quantize(X, plan.lx, F), plan.lx, F).T @ y

@@ -24,6 +24,11 @@ coefficients from it. Steps 1, 6, 14 and 15 are the task's and live in
 :mod:`pyprivml.protocols.sigmoid`. Linear regression (Remark 1) is the same protocol with
 s_hat(z) = z, which is exact.
 
+Several primes (``primes=``, docs/codedprivateml.md): steps 2-13 run once per prime, each with
+its own Lagrange code and its own fresh masks (:func:`encode_shares`); a worker's messages carry
+one share per prime, and the master lifts the k decoded residues of each entry to the one integer
+they agree on by the Chinese remainder theorem before step 14 (:meth:`_Master.real_gradient`).
+
 Roles talk to a :class:`~pyprivml.comm.Transport` only, so one code runs under ``mpiexec``,
 in-process and on the simulated cluster.
 
@@ -505,6 +510,14 @@ def run_codedprivateml(X, y, config: CodedPrivateMLConfig, *, X_test=None, y_tes
 def plaintext_gradient_field(Xbar, Wbar, config: CodedPrivateMLConfig) -> np.ndarray:
     """X̄^T s̄(X̄, W̄) over F_p computed directly, without coding: what decoding must reproduce.
 
-    ``config`` must have its plan fixed (lx, lw, p given, or ``result.plan``'s values)."""
+    ``config`` must have its plan fixed (lx, lw, p given, or ``result.plan``'s values). ``Xbar``
+    and ``Wbar`` are elements of the plan's field (of the largest prime, with several primes);
+    with several primes the result is computed over every prime and lifted by the CRT to the
+    integers G themselves, as ``keep_decoded`` keeps them."""
     plan = config.plan()
-    return worker_compute(Xbar, Wbar, plan.field_coefficients(), plan.field)
+    if len(plan.primes) == 1:
+        return worker_compute(Xbar, Wbar, plan.field_coefficients(), plan.field)
+    crt = plan.crt()
+    X_res, W_res = crt.residues(plan.field.lift(Xbar)), crt.residues(plan.field.lift(Wbar))
+    return crt.lift(np.stack([worker_compute(X_res[j], W_res[j], plan.field_coefficients(F), F)
+                              for j, F in enumerate(plan.fields)]))
