@@ -63,6 +63,26 @@ def test_report_format_and_traffic(runs):
     assert bh08_msgs["degree_reduction"] == 12 * ITERS and bh08_msgs["offline"] == 18
 
 
+@pytest.mark.parametrize("protocol", ["bgw", "bh08"])
+def test_the_gram_variant_takes_the_same_steps_without_degree_reduction(digits, protocol):
+    """r = 1: sharing X'^T X' and X'^T 1 once gives the weights of the direct protocol bit for
+    bit, with no degree-reduction round (and no BH08 offline phase)."""
+    X, y = digits.X_train, digits.y_train
+    runs = {gram: run_mpc(X, y, MPCConfig(protocol=protocol, n_workers=10, max_iter=4, seed=5, gram=gram),
+                          transport="inprocess", return_launch=True) for gram in (False, True)}
+    for a, b in zip(runs[True][0].weights_history, runs[False][0].weights_history):
+        np.testing.assert_array_equal(a, b)
+    assert runs[True][0].parameters["gram"] and not runs[False][0].parameters["gram"]
+    assert runs[True][0].parameters["rounds_per_iteration"] == 0
+    counts = message_counts(runs[True][1])
+    assert "degree_reduction" not in counts and "offline" not in counts
+    # automatic: taken where it pays (many iterations over few features), not otherwise
+    assert MPCConfig(max_iter=300).uses_gram(1000, 100) and not MPCConfig(max_iter=50).uses_gram(1000, 100)
+    assert not MPCConfig(max_iter=300, degree=2).uses_gram(1000, 100)
+    with pytest.raises(ValueError, match="Gram variant needs degree r = 1"):
+        MPCConfig(gram=True, degree=2)
+
+
 def test_estimators(digits):
     clf = BH08LogisticRegression(n_workers=9, max_iter=10, random_state=1, transport="inprocess",
                                  fit_intercept=False)

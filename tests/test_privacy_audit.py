@@ -172,12 +172,14 @@ def test_evaluation_points_distinct_disjoint_nonzero():
 # -- BGW and BH08 --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["bgw", "bh08"])
+@pytest.fixture(scope="module", params=[("bgw", False), ("bh08", False), ("bgw", True), ("bh08", True)],
+                ids=["bgw", "bh08", "bgw-gram", "bh08-gram"])
 def mpc_run(request, digits):
     mp = pytest.MonkeyPatch()
+    protocol, gram = request.param
     try:
         rec = _Recorder(mp)
-        cfg = MPCConfig(protocol=request.param, n_workers=10, max_iter=2, seed=3)  # T = 1, rank 10 idles
+        cfg = MPCConfig(protocol=protocol, n_workers=10, max_iter=2, seed=3, gram=gram)  # T = 1, rank 10 idles
         res, run = run_mpc(digits.X_train, digits.y_train, cfg, transport="inprocess",
                            record_payloads=True, return_launch=True)
     finally:
@@ -194,7 +196,8 @@ def test_mpc_masks_are_unseeded_secure_draws(mpc_run):
 def test_mpc_parties_receive_only_shares(digits, mpc_run):
     """Each group's data and weight payloads are a degree-T Shamir sharing (T = 1, points 1..3)
     whose slope is a fresh SecureRandom draw; no payload is the secret; workers talk only inside
-    their group during degree reduction; the idle worker hears nothing."""
+    their group during degree reduction (and not at all in the Gram variant, whose data payload
+    shares H_g = [X'_g^T X'_g | X'_g^T 1]); the idle worker hears nothing."""
     cfg, rec, res, run = mpc_run
     F, groups = cfg.field, cfg.make_groups()
     p = F.p
@@ -209,8 +212,10 @@ def test_mpc_parties_receive_only_shares(digits, mpc_run):
         from_master = [[(ph, pl) for src, _, ph, pl in _received(run, r) if src == 0] for r in g.ranks]
         for msgs in from_master:
             assert [ph for ph, _ in msgs] == ["control", "data"] + ["weights"] * cfg.max_iter
-            assert msgs[0][1] == {"rows": b - a}      # public: the height of the group's block
-        secrets = [Xq[a:b]] + Wbars
+            assert msgs[0][1] == {"rows": b - a, "gram": cfg.gram}   # public: block height, variant
+        block = Xq[a:b].astype(object)
+        H = np.column_stack([block.T.dot(block) % p, block.sum(axis=0) % p]).astype(np.int64)
+        secrets = [H if cfg.gram else Xq[a:b]] + Wbars
         for step, secret in enumerate(secrets):
             h1, h2, h3 = (msgs[step + 1][1].astype(object) for msgs in from_master)
             np.testing.assert_array_equal((2 * h1 - h2) % p, secret)        # h(0) from h(1), h(2)
@@ -222,10 +227,10 @@ def test_mpc_parties_receive_only_shares(digits, mpc_run):
         for r in g.ranks:
             for src, tag, ph, pl in _received(run, r):
                 if src != 0:
-                    assert src in g.ranks and ph in ("degree_reduction", "offline"), (src, r, ph)
+                    assert not cfg.gram and src in g.ranks and ph in ("degree_reduction", "offline"), (src, r, ph)
     for s, u in itertools.combinations(slopes, 2):
         assert s.shape != u.shape or not np.array_equal(s, u), "a Shamir mask was reused"
-    stats = {"computation", "degree_reduction", "offline", "rounds"}
+    stats = {"computation", "degree_reduction", "offline", "rounds", "active"}
     for t in run.transports[1:]:     # to the master: degree-2T result shares and timing summaries
         for dest, _, phase, payload in t.log.sent:
             assert dest != 0 or (phase == "results" and payload.shape == (Xq.shape[1],)

@@ -39,11 +39,21 @@ from .progress import advance
 from .result import PhaseTimer, RunResult, exchange_seconds, traffic_by_phase
 from .sigmoid import DEFAULT_INTERVAL, fit_sigmoid, log_loss, sigmoid
 
-__all__ = ["TASKS", "RegressionConfig", "RegressionResult", "RegressionMaster", "lipschitz_lr", "draw_seed",
+__all__ = ["TASKS", "RegressionConfig", "RegressionResult", "RegressionMaster", "gram_pays", "lipschitz_lr", "draw_seed",
            "model_metrics", "gradient_descent", "float_optimum", "float_references", "add_regression_arguments",
            "config_fields", "train_from_args", "OPTIMIZERS"]
 
 TASKS = ("logistic", "linear")
+
+
+def gram_pays(rows: int, d: int, iterations: int, degree: int) -> bool:
+    """Whether J iterations from a Gram matrix XᵀX (rows·d² once, then d² each) beat the direct
+    Xᵀ(c̄₀ + c̄₁ X w) (2·rows·d per iteration); only degree r = 1 has that form (issue 13, item 6).
+
+    >>> gram_pays(1000, 100, 300, 1), gram_pays(1000, 100, 300, 2), gram_pays(1000, 100, 50, 1)
+    (True, False, False)
+    """
+    return degree == 1 and rows * d * d + iterations * d * d < iterations * 2 * rows * d
 
 
 def lipschitz_lr(X, task: str = "logistic", iters: int = 100) -> float:

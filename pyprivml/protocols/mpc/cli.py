@@ -24,13 +24,18 @@ DEFAULT_WORKERS = 10
 def add_arguments(parser) -> None:
     """Options of ``pyprivml train bgw|bh08`` beyond the runner's and the task's."""
     add_regression_arguments(parser, default_workers=DEFAULT_WORKERS)
-    parser.add_argument_group("BGW / BH08 (seed 004 appendix D)").add_argument(
-        "--groups", type=int, default=3, help="G groups of 2T+1 workers (sec. V: 3)")
+    group = parser.add_argument_group("BGW / BH08 (seed 004 appendix D)")
+    group.add_argument("--groups", type=int, default=3, help="G groups of 2T+1 workers (sec. V: 3)")
+    group.add_argument("--gram", choices=("auto", "on", "off"), default="auto",
+                       help="for r = 1, share X'^T X' once instead of X' (no degree reduction; the same "
+                            "weights); auto: where it is cheaper")
 
 
 def _train(args, ctx, protocol: str):
     def make_config(args, n_workers):
-        return MPCConfig(protocol=protocol, **config_fields(args, n_workers), T=args.T, groups=args.groups)
+        gram = {"auto": None, "on": True, "off": False}[args.gram]
+        return MPCConfig(protocol=protocol, **config_fields(args, n_workers), T=args.T, groups=args.groups,
+                         gram=gram)
 
     return train_from_args(args, ctx, name=protocol, make_config=make_config, run=run_mpc,
                            default_workers=DEFAULT_WORKERS)

@@ -16,6 +16,19 @@ Worker j of group g
     communication), and sends the degree-2T share of X'_g^T s-bar (eq. 18) to the master, which
     opens it from the group's 2T+1 shares, so this last product needs no reduction.
 
+The Gram variant (r = 1)
+------------------------
+For degree r = 1 the opened result is X'_g^T (c-bar_0 + c-bar_1 X'_g W-bar) =
+c-bar_0 X'_g^T 1 + c-bar_1 (X'_g^T X'_g) W-bar, the same field elements. So the master, which
+owns the data, may instead share H_g = [X'_g^T X'_g | X'_g^T 1] (d x (d+1)) with degree T once;
+worker j then answers c-bar_0 [u_g]_T + c-bar_1 [G_g]_T [W-bar]_T, a degree-2T share that the
+master opens as before, and no degree reduction is needed at all: each iteration costs the
+workers O(d^2) and no communication among them (issue 13, item 6; the seed authors' baselines
+precompute X^T X likewise). T colluding workers still see only degree-T Shamir shares with fresh
+uniform masks, now of H_g instead of X'_g. ``gram=None`` takes it whenever
+:func:`~pyprivml.protocols.regression.gram_pays` says it is cheaper; the weights are identical
+either way.
+
 Fixed point and truncation
 --------------------------
 No truncation is needed anywhere. The circuit has fixed multiplicative depth r + 1, so every
@@ -68,7 +81,7 @@ from ...linalg import modadd, modcombine, modmatmul, modmatvec, modmul
 from ...quantization import quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...shamir import shamir_share
-from ..regression import RegressionConfig, RegressionMaster, RegressionResult
+from ..regression import RegressionConfig, RegressionMaster, RegressionResult, gram_pays
 from .multiply import reducer_class
 from .sharing import DEFAULT_GROUPS, TAGS, make_groups
 
@@ -92,10 +105,16 @@ class MPCConfig(RegressionConfig):
     n_workers: int = 10
     T: int | None = None
     groups: int = DEFAULT_GROUPS
+    gram: bool | None = None
 
     def validate(self) -> None:
         reducer_class(self.protocol)  # validates the name
         super().validate()
+        if self.gram not in (None, True, False):
+            raise ValueError(f"gram must be True, False or None (automatic), got {self.gram!r}")
+        if self.gram and self.degree != 1:
+            raise ValueError(f"the Gram variant needs degree r = 1 (X^T s-bar is then linear in X^T X), "
+                             f"got degree = {self.degree}; use gram=False or None")
         if isinstance(self.T, (int, np.integer)) and not isinstance(self.T, bool) and self.T < 1:
             # make_groups accepts T = 0 (groups of one worker), but then shamir_share adds no mask
             # and every worker would receive its raw block X'_g: refuse it, as CodedPrivateML does.
@@ -105,6 +124,10 @@ class MPCConfig(RegressionConfig):
 
     def make_groups(self):
         return make_groups(self.n_workers, self.field, T=self.T, groups=self.groups)
+
+    def uses_gram(self, rows: int, d: int) -> bool:
+        """Whether workers holding `rows` x `d` blocks get the Gram variant's shares."""
+        return self.gram if self.gram is not None else gram_pays(rows, d, self.max_iter, self.degree)
 
     @property
     def privacy_threshold(self) -> int:
@@ -146,7 +169,7 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     """Worker role: returns (and sends to the master) its seconds per phase."""
     groups = cfg.make_groups()
     mine = [g for g in groups if transport.rank in g.ranks]
-    stats = {"computation": 0.0, "degree_reduction": 0.0, "offline": 0.0, "rounds": 0}
+    stats = {"computation": 0.0, "degree_reduction": 0.0, "offline": 0.0, "rounds": 0, "active": False}
     _warm_up(cfg.field)
     if not mine:  # workers beyond G (2T + 1) idle (sec. V)
         transport.barrier()
@@ -154,27 +177,33 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
         return stats
     group = mine[0]
     F = group.field
+    stats["active"] = True
     with transport.in_phase("control"):
-        rows = transport.recv(source=0, tag=TAGS.control)[0]["rows"]    # public: the block's height
+        block = transport.recv(source=0, tag=TAGS.control)[0]     # public: the block's height, variant
+    rows, gram = block["rows"], block["gram"]
     transport.barrier()
     reducer = reducer_class(cfg.protocol)(transport, group, SecureRandom())
     c = cfg.plan().field_coefficients()                       # public c-bar_0..c-bar_r
     # BH08's offline phase for all J iterations needs no data, so it runs before the upload.
-    reducer.prepare(cfg.max_iter * _elements_per_iteration(rows, cfg.degree))
+    reducer.prepare(0 if gram else cfg.max_iter * _elements_per_iteration(rows, cfg.degree))
     with transport.in_phase("data"):
-        X, _ = transport.recv(source=0, tag=TAGS.data)              # [X'_g]_T, (D.1)
+        X, _ = transport.recv(source=0, tag=TAGS.data)        # [X'_g]_T (D.1), or [H_g]_T (Gram variant)
     for _ in range(cfg.max_iter):
         with transport.in_phase("weights"):
             W, _ = transport.recv(source=0, tag=TAGS.weights)
         t0, red0 = transport.now(), reducer.online_seconds
         with transport.in_phase("computation"):
-            Z = reducer.matmul(X, W)                          # [X'_g W-bar]_T, one reduction
-            P = [Z[:, 0]]
-            for i in range(1, cfg.degree):                    # eq. (15): running products
-                P.append(reducer.multiply(P[-1], Z[:, i]))
-            s_bar = modadd(modcombine(c[None, 1:], np.stack(P), F, check=False)[0], c[0], F,
-                           check=False)                       # public coefficients, (D.2)
-            result = modmatvec(X, s_bar, F, transpose=True, check=False)   # eq. (18), degree 2T
+            if gram:                                          # c0 [X^T 1]_T + c1 [X^T X]_T [W]_T, degree 2T
+                GW = modmatvec(X[:, :-1], W[:, 0], F, check=False)
+                result = modcombine(c[None, :], np.stack([X[:, -1], GW]), F, check=False)[0]
+            else:
+                Z = reducer.matmul(X, W)                      # [X'_g W-bar]_T, one reduction
+                P = [Z[:, 0]]
+                for i in range(1, cfg.degree):                # eq. (15): running products
+                    P.append(reducer.multiply(P[-1], Z[:, i]))
+                s_bar = modadd(modcombine(c[None, 1:], np.stack(P), F, check=False)[0], c[0], F,
+                               check=False)                   # public coefficients, (D.2)
+                result = modmatvec(X, s_bar, F, transpose=True, check=False)   # eq. (18), degree 2T
         stats["computation"] += transport.now() - t0 - (reducer.online_seconds - red0)
         with transport.in_phase("results"):
             transport.send(result, 0, TAGS.result)
@@ -198,10 +227,12 @@ class _MPCMaster(RegressionMaster):
                              f"non-empty blocks")
         self.rng = SecureRandom()
         self.rounds = 0
+        self.gram = config.uses_gram(max(b - a for a, b in self.blocks), self.X.shape[1])
 
     def parameters(self) -> dict:
         params = self.cfg.public_parameters()
         params["rounds_per_iteration"] = self.rounds / self.cfg.max_iter if self.cfg.max_iter else 0.0
+        params["gram"] = self.gram
         return params
 
     def _share(self, values, tag, phase):
@@ -218,10 +249,16 @@ class _MPCMaster(RegressionMaster):
         with self.transport.in_phase("control"):
             for g, (a, b) in zip(self.groups, self.blocks):
                 for rank in g.ranks:
-                    self.transport.send({"rows": b - a}, rank, TAGS.control)
+                    self.transport.send({"rows": b - a, "gram": self.gram}, rank, TAGS.control)
 
     def distribute(self, Xbar):
-        self._share([Xbar[a:b] for a, b in self.blocks], TAGS.data, "data")   # block g to group g
+        blocks = [Xbar[a:b] for a, b in self.blocks]
+        if self.gram:                     # H_g = [X'_g^T X'_g | X'_g^T 1], computed by the data owner
+            with self.timer("encoding"):
+                blocks = [np.column_stack([modmatmul(np.ascontiguousarray(X.T), X, self.F, check=False),
+                                           modmatvec(X, np.ones(X.shape[0], dtype=np.int64), self.F,
+                                                     transpose=True, check=False)]) for X in blocks]
+        self._share(blocks, TAGS.data, "data")                                 # block g to group g
 
     def warm_up(self):
         _warm_up(self.F)
@@ -244,7 +281,7 @@ class _MPCMaster(RegressionMaster):
         t = self.transport
         with t.in_phase("control"):
             workers = [t.recv(source=rank, tag=TAGS.control)[0] for rank in range(1, self.cfg.n_workers + 1)]
-        active = [s for s in workers if s["rounds"] > 0]
+        active = [s for s in workers if s["active"]]
         for key in ("degree_reduction", "offline"):
             self.timer.seconds[key] = max((s[key] for s in active), default=0.0)
         self.rounds = max((s["rounds"] for s in active), default=0)
