@@ -6,8 +6,8 @@ shape. So ``"auto"`` asks :func:`route`, which on first use for a *(machine, pri
 class, shape class)* times every available candidate briefly on a representative problem,
 checks that each gives the reference's result bit for bit, and caches the fastest in the user's
 cache directory (``$PYPRIVML_CACHE_DIR``, else ``$XDG_CACHE_HOME/pyprivml``, else
-``~/.cache/pyprivml``), in a file keyed by the CPU's model and features and the versions of the
-libraries the routes run on. The cache is locked while a class is tuned, so concurrent MPI
+``~/.cache/pyprivml``), in a file keyed by the CPU's model and features, the versions of the
+libraries the routes run on and the number of threads. The cache is locked while a class is tuned, so concurrent MPI
 ranks tune it once and the others wait and read the result.
 
 Controls, strongest first: a per-call ``backend=`` (any backend name), ``set_backend`` or
@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import threads
 from .cpu import cpu_flags, cpu_info
 
 __all__ = ["route", "tune", "tune_all", "forced_route", "tuning_enabled", "cache_path", "prime_class",
@@ -114,11 +115,12 @@ def _versions() -> dict:
 
 
 def cache_path() -> Path:
-    """This machine's route file: one per CPU model, feature set and library versions."""
+    """This machine's route file: one per CPU model, feature set, library versions and thread
+    count (a route that wins on two threads may lose on one, as under mpiexec with a rank per core)."""
     root = os.environ.get("PYPRIVML_CACHE_DIR") or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pyprivml"
-    identity = json.dumps({"cpu": cpu_info(), "flags": sorted(cpu_flags()), "versions": _versions()},
-                          sort_keys=True)
+    identity = json.dumps({"cpu": cpu_info(), "flags": sorted(cpu_flags()), "versions": _versions(),
+                           "threads": threads.get_num_threads()}, sort_keys=True)
     return Path(root) / f"routes-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
 
 
