@@ -27,7 +27,9 @@ itself iff ``|G_k| <= (p-1)/2``. With ``A_n`` an upper bound on a norm of row n 
     |G_k| <= |c̄_0 S_k| + sum_{i>=1} |c̄_i| B^i M_ik,   S_k = sum_n x̄_nk,   M_ik = sum_n |x̄_nk| A_n^i,
 
 maximised over k, for the pairs (l2 rows, l2 weights) and (l1 rows, l-infinity weights); we take
-the smaller. S and M depend on the data only and are computed once (d-vectors); B needs only
+the smaller. Over several primes q_1..q_k (``FixedPointPlan.primes``) the decoded residues are
+lifted by the Chinese remainder theorem (:mod:`pyprivml.crt`), and the same bound is held to
+(M-1)/2 with M = q_1 ... q_k instead (:func:`choose_plan` picks k when asked). S and M depend on the data only and are computed once (d-vectors); B needs only
 ``max |w|`` or ``||w||_2``,
 ``|w̄_j| <= floor(2^lw |w|) + 1`` entrywise whatever the stochastic draw, so the per-iteration
 check costs O(r d) (:meth:`WrapAroundGuard.check`). Sums are computed in float64 on non-negative
