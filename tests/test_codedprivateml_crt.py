@@ -13,6 +13,7 @@ from test_coding_privacy import ALPHA, _contingency_pvalue
 from test_privacy_audit import _inv, _received, _Recorder
 
 import pyprivml as pp
+from pyprivml.crt import CRT
 from pyprivml.data import load_digits49
 from pyprivml.field import prev_prime
 from pyprivml.protocols.codedprivateml import (CodedPrivateMLConfig, draw_seed, plaintext_gradient_field,
@@ -243,7 +244,7 @@ def _views(K, T, N, data, seeds):
     columns, encoded over both primes by the protocol's encode_shares: (N, 2, DRAWS)."""
     codes = [pp.LagrangeCode(q, N=N, K=K, T=T) for q in Q]
     signed = np.repeat(np.asarray(data, dtype=np.int64), DRAWS)
-    residues = pp.crt.CRT(Q).residues(signed)
+    residues = CRT(Q).residues(signed)
     return encode_shares(codes, residues, rngs=[SecureRandom(seed=s) for s in seeds])
 
 
