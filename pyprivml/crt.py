@@ -98,7 +98,7 @@ class CRT:
         """``x mod m_j`` for every modulus: an int64 array of shape (k, *x.shape), entries in [0, m_j).
 
         ``x`` holds integers: an integer NumPy array, or an object array (or list) of Python ints of
-        any size. Negative x map to m_j + (x mod m_j) (the two's-complement embedding of eq. 5)."""
+        any size. A negative x maps to its residue in [0, m_j) (x + m_j when -m_j < x < 0: phi of eq. 5)."""
         x = np.asarray(x)
         if x.dtype.kind not in "iuO" or (x.dtype.kind == "O" and not all(
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in x.reshape(-1))):
