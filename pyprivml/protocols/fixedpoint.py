@@ -27,14 +27,18 @@ itself iff ``|G_k| <= (p-1)/2``. With ``A_n`` an upper bound on a norm of row n 
     |G_k| <= |c̄_0 S_k| + sum_{i>=1} |c̄_i| B^i M_ik,   S_k = sum_n x̄_nk,   M_ik = sum_n |x̄_nk| A_n^i,
 
 maximised over k, for the pairs (l2 rows, l2 weights) and (l1 rows, l-infinity weights); we take
-the smaller. Over several primes q_1..q_k (``FixedPointPlan.primes``) the decoded residues are
-lifted by the Chinese remainder theorem (:mod:`pyprivml.crt`), and the same bound is held to
-(M-1)/2 with M = q_1 ... q_k instead (:func:`choose_plan` picks k when asked). S and M depend on the data only and are computed once (d-vectors); B needs only
+the smaller. S and M depend on the data only and are computed once (d-vectors); B needs only
 ``max |w|`` or ``||w||_2``,
 ``|w̄_j| <= floor(2^lw |w|) + 1`` entrywise whatever the stochastic draw, so the per-iteration
 check costs O(r d) (:meth:`WrapAroundGuard.check`). Sums are computed in float64 on non-negative
 terms (relative error below ``n 2^-53``) and inflated by a relative margin of 1e-6, which keeps
 the bound an upper bound for any n below 10^9.
+
+Over several primes q_1..q_k (``FixedPointPlan.primes``) the master lifts the k decoded residues
+of G_k by the Chinese remainder theorem (:mod:`pyprivml.crt`), which recovers G_k iff
+``|G_k| <= (q_1 ... q_k - 1)/2`` (``FixedPointPlan.half``): the same bound, held to that budget
+(:func:`choose_plan` picks k when asked). The data and weights are quantised in the largest
+prime and must fit it; the coefficients are reduced exactly modulo each prime.
 
 >>> import numpy as np
 >>> from pyprivml import PrimeField
@@ -133,8 +137,8 @@ class FixedPointPlan:
             raise ValueError(f"lc must be an integer in [0, 30] or None (automatic), got {self.lc!r}")
         primes = (self.field.p,) if self.primes is None else check_primes(self.primes)
         if primes[0] != self.field.p:
-            raise ValueError(f"a multi-prime plan quantises in its largest prime: field must be PrimeField({primes[0]}) "
-                             f"for primes {primes}, got {self.field!r}")
+            raise ValueError(f"a multi-prime plan quantises in its largest prime: field must be "
+                             f"PrimeField({primes[0]}) for primes {primes}, got {self.field!r}")
         object.__setattr__(self, "primes", primes)
 
     @property

@@ -130,7 +130,8 @@ class CodedPrivateMLConfig(RegressionConfig):
                 raise ValueError(f"primes = {primes}: a count of primes must be in 1..{MAX_PRIMES} (or 'auto', "
                                  f"or a tuple of distinct primes below 2**32)")
             if explicit_p:
-                raise ValueError(f"give p (one prime) or primes (several), not both: p = {p} with primes = {primes!r}")
+                raise ValueError(f"give p (one prime) or primes (several), not both: p = {p} with "
+                                 f"primes = {primes!r}")
             object.__setattr__(self, "p", None)
             return None if primes == 1 else (primes if isinstance(primes, str) else int(primes))
         primes = check_primes(primes)
