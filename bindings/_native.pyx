@@ -23,6 +23,7 @@ import numpy as np
 cdef extern from "pyprivml_kernels.h" nogil:
     uint64_t ppml_max_delayed_terms(uint32_t p)
     int ppml_dispatch_level()
+    int ppml_ifma_route(int enable)
     void ppml_matmul(size_t n, size_t m, size_t k, const uint32_t *A, size_t lda,
                      const uint32_t *Bt, size_t ldb, uint32_t p, int64_t *C, size_t ldc)
     void ppml_matvec(size_t n, size_t k, const uint32_t *A, size_t lda,
@@ -113,6 +114,13 @@ def dispatch_level():
     """Which build of the dispatched C kernels this CPU runs: 4 (x86-64-v4, AVX-512), 3
     (x86-64-v3, AVX2), 1 (baseline x86-64), 0 (built without run-time dispatch)."""
     return ppml_dispatch_level()
+
+
+def ifma_route(enable=None):
+    """Whether matmul's full 4 x 4 tiles use AVX-512 IFMA (p < 2**26, CPUs that have it).
+    ``enable=True`` turns it on where the CPU allows, ``False`` off (the portable tiles); None
+    only asks. Returns the state after the call."""
+    return bool(ppml_ifma_route(-1 if enable is None else int(bool(enable))))
 
 
 def max_delayed_terms(p):

@@ -26,6 +26,12 @@
 #define PPML_DISPATCH
 #endif
 #define PPML_HOT static inline __attribute__((always_inline))
+/* The AVX-512 IFMA tiles (modmatmul.c) exist where GCC on x86-64 can target them at run time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PPML_NO_DISPATCH)
+#define PPML_HAVE_IFMA 1
+#else
+#define PPML_HAVE_IFMA 0
+#endif
 
 /* Below this many delayed terms (p above about 2**29.5) every product is reduced on its own. */
 #define PPML_SMALL_BLOCK 32

@@ -102,6 +102,76 @@ PPML_HOT void tile1x1(size_t len, const uint32_t *restrict a, const uint32_t *re
     *c = reduce ? REDUCE(s, md) : s;
 }
 
+/* The AVX-512 IFMA tile: vpmadd52luq adds the low 52 bits of a 52 x 52-bit product to a 64-bit
+ * lane in one instruction, where the portable tile needs a multiply (vpmuludq) and an add. For
+ * p < 2**26 every product (p-1)**2 < 2**52, so the low 52 bits are the whole product and the
+ * sums are exactly those of tile4x4; the same delayed-reduction blocks apply. Compiled for IFMA
+ * only and called only where the CPU has it (ppml_ifma_route). */
+#if PPML_HAVE_IFMA
+#include <immintrin.h>
+
+#define PPML_IFMA_MAX_P ((uint64_t)1 << 26)
+
+static int ifma_enabled = -1; /* -1: not yet read from CPUID */
+
+static int cpu_has_ifma(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+}
+
+int ppml_ifma_route(int enable)
+{
+    if (enable == 0)
+        ifma_enabled = 0;
+    else if (enable == 1 || ifma_enabled < 0)
+        ifma_enabled = cpu_has_ifma();
+    return ifma_enabled;
+}
+
+__attribute__((target("avx512f,avx512ifma"), noinline))
+static void tile4x4_ifma(size_t len, const uint32_t *restrict a, size_t lda,
+                         const uint32_t *restrict b, size_t ldb,
+                         uint64_t *restrict c, size_t ldc, const ppml_modulus *md, int reduce)
+{
+    const uint32_t *ar[4] = {a, a + lda, a + 2 * lda, a + 3 * lda};
+    const uint32_t *br[4] = {b, b + ldb, b + 2 * ldb, b + 3 * ldb};
+    __m512i s[16];
+    for (int i = 0; i < 16; ++i)
+        s[i] = _mm512_setzero_si512();
+    size_t t = 0;
+    for (; t + 8 <= len; t += 8) {
+        __m512i x[4], y[4];
+        for (int r = 0; r < 4; ++r) {
+            x[r] = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)(ar[r] + t)));
+            y[r] = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)(br[r] + t)));
+        }
+        for (int r = 0; r < 4; ++r)
+            for (int q = 0; q < 4; ++q)
+                s[4 * r + q] = _mm512_madd52lo_epu64(s[4 * r + q], x[r], y[q]);
+    }
+    uint64_t sums[16];
+    for (int i = 0; i < 16; ++i)
+        sums[i] = (uint64_t)_mm512_reduce_add_epi64(s[i]);
+    for (; t < len; ++t)
+        for (int r = 0; r < 4; ++r)
+            for (int q = 0; q < 4; ++q)
+                sums[4 * r + q] += (uint64_t)ar[r][t] * br[q][t];
+    for (int r = 0; r < 4; ++r) {
+        for (int q = 0; q < 4; ++q) {
+            uint64_t v = c[r * ldc + q] + sums[4 * r + q];
+            c[r * ldc + q] = reduce ? REDUCE(v, md) : v;
+        }
+    }
+}
+#else
+int ppml_ifma_route(int enable)
+{
+    (void)enable;
+    return 0;
+}
+#endif
+
 /* sum_t (a[t] b[t] mod p) mod p, for primes too large for delayed reduction. */
 PPML_HOT uint64_t dot_per_product(size_t len, const uint32_t *restrict a,
                                 const uint32_t *restrict b, const ppml_modulus *md)
@@ -128,19 +198,28 @@ PPML_HOT void matmul_per_product(size_t n, size_t m, size_t k, const uint32_t *A
             C[i * ldc + j] = (int64_t)dot_per_product(k, A + i * lda, Bt + j * ldb, md);
 }
 
-/* One chunk of the inner dimension, [k0, k0 + len), added into the partial sums in acc. */
+/* One chunk of the inner dimension, [k0, k0 + len), added into the partial sums in acc; the full
+ * 4 x 4 tiles through IFMA when `ifma` is set. */
 PPML_HOT void matmul_chunk(size_t n, size_t m, size_t k0, size_t len,
                          const uint32_t *A, size_t lda, const uint32_t *Bt, size_t ldb,
-                         uint64_t *acc, size_t ldc, const ppml_modulus *md, int reduce)
+                         uint64_t *acc, size_t ldc, const ppml_modulus *md, int reduce, int ifma)
 {
+    (void)ifma;
     for (size_t j0 = 0; j0 < m; j0 += JB) {
         const size_t jend = min_size(m, j0 + JB);
         size_t i = 0;
         for (; i + 4 <= n; i += 4) {
             const uint32_t *a = A + i * lda + k0;
             size_t j = j0;
-            for (; j + 4 <= jend; j += 4)
+            for (; j + 4 <= jend; j += 4) {
+#if PPML_HAVE_IFMA
+                if (ifma) {
+                    tile4x4_ifma(len, a, lda, Bt + j * ldb + k0, ldb, acc + i * ldc + j, ldc, md, reduce);
+                    continue;
+                }
+#endif
                 tile4x4(len, a, lda, Bt + j * ldb + k0, ldb, acc + i * ldc + j, ldc, md, reduce);
+            }
             for (; j < jend; ++j)
                 tile4x1(len, a, lda, Bt + j * ldb + k0, acc + i * ldc + j, ldc, md, reduce);
         }
@@ -171,6 +250,11 @@ PPML_DISPATCH void ppml_matmul(size_t n, size_t m, size_t k,
     uint64_t *acc = (uint64_t *)C;
     for (size_t i = 0; i < n; ++i)
         memset(acc + i * ldc, 0, m * sizeof *acc);
+#if PPML_HAVE_IFMA
+    const int ifma = p < PPML_IFMA_MAX_P && ppml_ifma_route(-1);
+#else
+    const int ifma = 0;
+#endif
     const size_t kc = (size_t)(md.block < KC ? md.block : KC);
     uint64_t since = 0; /* products added since the last reduction */
     for (size_t k0 = 0; k0 < k; k0 += kc) {
@@ -178,7 +262,7 @@ PPML_DISPATCH void ppml_matmul(size_t n, size_t m, size_t k,
         const size_t next = min_size(kc, k - k0 - len);
         since += len;
         const int reduce = next == 0 || since + next > md.block;
-        matmul_chunk(n, m, k0, len, A, lda, Bt, ldb, acc, ldc, &md, reduce);
+        matmul_chunk(n, m, k0, len, A, lda, Bt, ldb, acc, ldc, &md, reduce, ifma);
         if (reduce)
             since = 0;
     }

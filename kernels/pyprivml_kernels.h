@@ -29,6 +29,9 @@ uint64_t ppml_max_delayed_terms(uint32_t p);
 /* Which build of the dispatched kernels this CPU runs: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3,
  * AVX2), 1 (baseline x86-64), or 0 when the library was built without run-time dispatch. */
 int ppml_dispatch_level(void);
+/* Whether modmatmul's 4 x 4 tiles run on AVX-512 IFMA (for p < 2**26, where the CPU has it):
+ * enable = 1 turns it on where the CPU allows, 0 off, -1 only asks. Returns the state. */
+int ppml_ifma_route(int enable);
 
 /* C = A Bt^T mod p: A is n x k (leading dimension lda), Bt is B transposed, m x k (ldb), C is
  * n x m (ldc). Passing B transposed makes both operands of every inner product contiguous. */

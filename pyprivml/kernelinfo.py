@@ -52,6 +52,9 @@ def kernel_info() -> dict:
     native = _native()
     level = native.dispatch_level() if native is not None and hasattr(native, "dispatch_level") else None
     dispatch = {"c_kernels": "not built" if native is None else _LEVELS.get(level, f"level {level}"),
+                "c_ifma_tiles": ("not built" if native is None or not hasattr(native, "ifma_route") else
+                                 "on for p < 2**26 (AVX-512 IFMA)" if native.ifma_route() else
+                                 "off (this CPU has no AVX-512 IFMA)"),
                 "numba": "compiled for this CPU at first use (LLVM, host target)",
                 "int8": "oneDNN int8 GEMM (torch) on VNNI/AMX" if has_exact_int8() else
                         "unavailable: no VNNI or AMX (oneDNN's AVX2 int8 path saturates)",

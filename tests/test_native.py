@@ -242,3 +242,27 @@ def test_the_c_kernels_choose_their_clone_from_this_cpu_and_kernel_info_says_so(
     assert set(info["routes"]) == {"modmatmul", "modmatvec", "modmatvec_t", "modcombine", "quantize"}
     assert "per product" in info["routes"]["modmatmul"]["32-bit"]["reduction"]
     assert info["backends"]["auto"] in info["backends"]["available"]
+
+
+def test_the_ifma_tiles_equal_the_portable_tiles_and_the_reference():
+    """modmatmul's AVX-512 IFMA tiles (p < 2**26) against the portable tiles and the NumPy
+    reference, bit for bit: random and all-(p - 1) operands, ragged edges, several reduction
+    blocks; above 2**26 the portable tiles run whatever the switch says."""
+    native = pytest.importorskip("pyprivml._native")
+    if not native.ifma_route(True):
+        pytest.skip("this CPU has no AVX-512 IFMA (or the build has no IFMA tiles)")
+    from pyprivml.backends import numpy_backend as ref
+
+    rng = np.random.default_rng(26)
+    try:
+        for p in (2, 65521, 2**25 - 39, 2**26 - 5, 2**26 + 15):
+            for n, k, m in ((4, 8, 4), (9, 37, 7), (12, 5000, 8)):
+                for A, B in ((rng.integers(0, p, (n, k)), rng.integers(0, p, (k, m))),
+                             (np.full((n, k), p - 1), np.full((k, m), p - 1))):
+                    A32, Bt32 = A.astype(np.uint32), np.ascontiguousarray(B.T.astype(np.uint32))
+                    want = ref.matmul(A, B, p)
+                    for ifma in (True, False):
+                        native.ifma_route(ifma)
+                        assert np.array_equal(native.matmul(A32, Bt32, p), want), (p, n, k, m, ifma)
+    finally:
+        native.ifma_route(True)
