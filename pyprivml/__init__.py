@@ -33,6 +33,7 @@ _LAZY = {
     "GradientDescentLinearRegression": "pyprivml.estimators",
     "NotFittedError": "pyprivml.estimators",
     "kernel_info": "pyprivml.kernelinfo",
+    "CRT": "pyprivml.crt",
 }
 _LAZY_MODULES = ("dp", "sketch", "comm", "protocols", "data", "estimators", "report", "plot", "cli")
 
@@ -44,7 +45,7 @@ __all__ = [
     "SecureRandom", "LagrangeCode", "shamir_share", "shamir_reconstruct", "recombination_vector",
     "CodedPrivateLogisticRegression", "CodedPrivateLinearRegression",
     "GradientDescentLogisticRegression", "GradientDescentLinearRegression", "NotFittedError",
-    "dp", "sketch", "kernel_info",
+    "dp", "sketch", "kernel_info", "CRT",
 ]
 
 

@@ -111,8 +111,9 @@ def print_summary(report) -> None:
     from .report import format_table
 
     params = report.parameters
-    head = ", ".join(f"{k}={params[k]}" for k in ("N", "K", "T", "r", "lx", "lw", "lc", "p", "iterations")
-                     if k in params)
+    names = ("N", "K", "T", "r", "lx", "lw", "lc", "primes" if len(params.get("primes") or ()) > 1 else "p",
+             "iterations")
+    head = ", ".join(f"{k}={params[k]}" for k in names if k in params)
     print(f"{report.protocol} on {report.dataset}: {head}")
     print(format_table([report.summary_row()]))
     for w in report.meta.get("warnings", []):

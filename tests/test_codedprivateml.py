@@ -273,7 +273,8 @@ def test_synthetic_data_scales_and_trains():
 
 def test_the_gram_shortcut_is_the_same_polynomial_bit_for_bit():
     """Degree 1: c̄0 X̃ᵀ1 + c̄1 (X̃ᵀX̃) w̃ equals X̃ᵀ s̄(X̃ w̃) over F_p, for random and extreme residues."""
-    from pyprivml.protocols.codedprivateml.roles import GramWorker, gram_pays, worker_compute
+    from pyprivml.protocols.codedprivateml.roles import GramWorker, worker_compute
+    from pyprivml.protocols.regression import gram_pays
 
     rng = np.random.default_rng(7)
     for p in (65521, 2**25 - 39, 2**32 - 5):

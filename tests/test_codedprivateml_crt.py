@@ -201,26 +201,6 @@ def test_decoding_beyond_one_prime_is_exact_against_python_integers(degree, work
         np.testing.assert_array_equal(opt.step(g), res.weights_history[t + 1])
 
 
-def test_the_multi_prime_loop_is_the_task_loop_but_for_step_14():
-    """The master's loop over several primes is RegressionMaster.run with step 14 the CRT: if the
-    task's loop changes, this copy must change with it (or the task's loop call a real_gradient
-    hook, and the copy go)."""
-    import difflib
-    import inspect
-
-    from pyprivml.protocols.codedprivateml.roles import _Master
-    from pyprivml.protocols.regression import RegressionMaster
-
-    task = inspect.getsource(RegressionMaster.run).splitlines()
-    ours = inspect.getsource(_Master.run).splitlines()
-    changed = [line for line in difflib.unified_diff(task, ours, lineterm="", n=0)
-               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    removed = [line for line in changed if line.startswith("-")]
-    assert len(removed) == 1 and "dequantize(total, self.plan.exponent, F)" in removed[0], removed
-    assert any("Xs = self.real_gradient(total)" in line for line in changed)
-    assert all(line.startswith("+") for line in changed if line not in removed)
-
-
 def test_several_primes_with_a_byzantine_worker_and_a_straggler():
     rng = np.random.default_rng(3)
     X = rng.random((120, 6)) * 0.5

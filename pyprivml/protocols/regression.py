@@ -382,6 +382,11 @@ class RegressionMaster(ABC):
     def parameters(self) -> dict:
         return self.cfg.task_parameters()
 
+    def real_gradient(self, total) -> np.ndarray:
+        """Step 14, eqs. (23)-(24): the decoded field sum X̄ᵀs̄ as reals, phi^-1(X̄ᵀs̄) / 2^l.
+        Protocols that decode something else (several primes) override it."""
+        return dequantize(total, self.plan.exponent, self.F)
+
     # -- the loop ------------------------------------------------------------------------------
 
     def metrics(self, it: int) -> dict:
@@ -424,7 +429,7 @@ class RegressionMaster(ABC):
                                            seed=draw_seed(cfg.seed, it))       # step 6, eqs. (6)-(8)
             total = self.private_gradient(it, Wbar)                            # steps 7-13
             with timer("decoding"):
-                Xs = dequantize(total, self.plan.exponent, F)                  # step 14, eqs. (23)-(24)
+                Xs = self.real_gradient(total)                                 # step 14, eqs. (23)-(24)
             with timer("update"):
                 g = (Xs - self.Xty) / self.X.shape[0]                          # the gradient of eq. (17)
                 before_projections = self.opt.projected

@@ -54,18 +54,18 @@ from ...comm import ANY_TAG, Transport, TransportTimeout, launch
 from ...field import PrimeField
 from ...lagrange import LagrangeCode
 from ...linalg import modcombine, modmatmul, modmatvec
-from ...quantization import dequantize, quantize, quantize_stochastic
+from ...quantization import quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...reedsolomon import TooManyErrors, locate_errors
 from ..fixedpoint import WrapAroundGuard, s_bar
 from ..optim import MasterUpdate
 from ..progress import advance
-from ..regression import RegressionMaster, RegressionResult, draw_seed, float_references
+from ..regression import RegressionMaster, RegressionResult, draw_seed, float_references, gram_pays
 from ..result import exchange_seconds, traffic_by_phase
 from ..tags import tags_for
 from .config import CodedPrivateMLConfig
 
-__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "GramWorker", "gram_pays",
+__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "GramWorker",
            "plaintext_gradient_field", "encode_shares",
            "CodedPrivateMLResult", "TAGS"]
 
@@ -89,7 +89,8 @@ class GramWorker:
 
     With r = 1, s̄ = c̄_0 + c̄_1 X̃_i w̃, so X̃_i^T s̄ = c̄_0 X̃_i^T 1 + c̄_1 (X̃_i^T X̃_i) w̃ over F_p:
     the same polynomial of the same degree, so the result is identical bit for bit, and an
-    iteration costs O(d²) instead of O(m d / K). :func:`gram_pays` says when that is cheaper."""
+    iteration costs O(d²) instead of O(m d / K). :func:`~pyprivml.protocols.regression.gram_pays`
+    says when that is cheaper."""
 
     def __init__(self, Xt, coefficients, field: PrimeField):
         if len(coefficients) != 2:
@@ -105,12 +106,6 @@ class GramWorker:
         Gw = modmatvec(self.gram, np.asarray(Wt, dtype=np.int64).reshape(-1), self.field, check=False)
         c = self.coefficients.reshape(1, 2)
         return modcombine(c, np.stack([self.column_sums, Gw]), self.field, check=False)[0]
-
-
-def gram_pays(rows: int, d: int, iterations: int, degree: int) -> bool:
-    """Whether J iterations from the Gram matrix (rows d² once, then d² each) beat the direct
-    2 rows d per iteration, for degree 1 only."""
-    return degree == 1 and rows * d * d + iterations * d * d < iterations * 2 * rows * d
 
 
 def corrupt(f, mode: str, field: PrimeField, *, alpha: int, rng) -> np.ndarray:
@@ -332,88 +327,8 @@ class _Master(RegressionMaster):
         G with |G| <= (M-1)/2 they all agree with (Chinese remainder theorem, :mod:`pyprivml.crt`),
         correctly rounded to float64 exactly as phi^-1 would give it for one prime that large."""
         if not self.multi:
-            return dequantize(total, self.plan.exponent, self.F)
+            return super().real_gradient(total)
         return self.crt.lift_float(total, self.plan.exponent)
-
-    def run(self) -> RegressionResult:
-        """The task's loop. One prime: :meth:`RegressionMaster.run` itself. Several primes: the same
-        loop, line for line, except that step 14 is :meth:`real_gradient` (the CRT), because the
-        task's loop dequantises with one prime field. (RegressionMaster.run calling a
-        ``real_gradient`` hook would make this copy unnecessary.)"""
-        if not self.multi:
-            return super().run()
-        cfg, F, timer, t = self.cfg, self.F, self.timer, self.transport
-        start = t.now()
-        with timer("setup"):
-            # The proof (made in resolve) covers the ball ||w||_2 <= w_bound; the update keeps
-            # every point it asks a gradient for inside it, and the guard re-checks each in O(d).
-            self.guard = WrapAroundGuard(self.X, self.plan, radius=cfg.w_bound)
-            self.opt = MasterUpdate(self.X.shape[1], optimizer=cfg.optimizer, lr=self.lr, momentum=cfg.momentum,
-                                    radius=cfg.w_bound)
-            self.w = self.opt.w
-            self.guard.check(self.w, when="before training")
-            self.warnings.extend(self.choice.warnings)
-        with timer("encoding"):
-            Xbar = quantize(self.X, cfg.lx, F)                                 # step 1, eq. (4)
-        with timer("setup"):
-            # X̄^T y in the reals, once: the label part of eq. (17) never leaves the master.
-            self.Xty = dequantize(Xbar, cfg.lx, F).T @ self.y
-        with timer("setup"):
-            self.announce()
-            self.warm_up()
-            t.barrier()  # every rank compiled its kernels before any data moves
-        # The upload is communication: the workers' first results wait for it (iteration 0).
-        self.distribute(Xbar)                                                  # steps 2-3
-        history, weights, ends, exchanged = [self.metrics(0)], [self.w.copy()], [], []
-        points, first_projected, stopped = [], None, "max_iter"
-        before = dict(timer.seconds, exchange=exchange_seconds(t.log))
-        for it in range(cfg.max_iter):
-            with timer("setup"):
-                q = self.opt.point()                                           # w_t, or Nesterov's look-ahead
-                self.guard.check(q, when=f"iteration {it}")                    # O(d), norms from setup
-            with timer("encoding"):
-                Wbar = quantize_stochastic(q, cfg.lw, F, copies=self.plan.r,
-                                           seed=draw_seed(cfg.seed, it))       # step 6, eqs. (6)-(8)
-            total = self.private_gradient(it, Wbar)                            # steps 7-13
-            with timer("decoding"):
-                Xs = self.real_gradient(total)                                 # step 14, eqs. (23)-(24)
-            with timer("update"):
-                g = (Xs - self.Xty) / self.X.shape[0]                          # the gradient of eq. (17)
-                before_projections = self.opt.projected
-                self.w = self.opt.step(g)                                      # step 15 (optim.py)
-                grad_norm = float(np.linalg.norm(g))
-            if first_projected is None and self.opt.projected > before_projections:
-                first_projected = it
-            ends.append(t.now() - start)
-            exchanged.append(exchange_seconds(t.log) - before["exchange"] - sum(exchanged))
-            points.append(q.copy())
-            weights.append(self.w.copy())
-            history.append(dict(self.metrics(it + 1), grad_norm=grad_norm))
-            advance(self.progress, history[-1])
-            if cfg.tol and grad_norm <= cfg.tol and type(self).early_stop:
-                stopped = "tol"
-                break
-        if first_projected is not None:
-            self.warnings.append(
-                f"the weights reached the ball ||w||_2 <= {cfg.w_bound:.4g} the wrap-around proof covers at "
-                f"iteration {first_projected} and were projected back onto it in {self.opt.projected} of "
-                f"{len(points)} iterations: the model is the best found inside the ball. For more room pass "
-                f"a larger w_bound (the automatic plan then trades lx, lw for it) or a larger p")
-        seconds = timer.seconds
-        seconds["computation"] = self.finish()
-        # The master waited for data, weights and results; what the workers' computation does not
-        # explain of that wait is communication (network, queueing, MPC rounds between workers).
-        seconds["communication"] = max(exchange_seconds(t.log) - seconds["computation"], 0.0)
-        seconds["total"] = t.now() - start
-        params = self.parameters()
-        params.update(lr=self.lr, m=int(self.X.shape[0]), d=int(self.X.shape[1]),
-                      max_safe_weight=self.guard.max_safe_weight(), iterations_run=len(points), stopped_by=stopped,
-                      projected_iterations=self.opt.projected, plan=self.choice.as_dict())
-        return RegressionResult(w=self.w, parameters=params, history=history, seconds=seconds,
-                                bytes=traffic_by_phase(t.log), warnings=self.warnings,
-                                used_workers=self.used, weights_history=weights, decoded=self.decoded,
-                                iteration_ends=ends, before_iterations=before, exchange_per_iteration=exchanged,
-                                query_points=points, plan=self.choice)
 
     def _correct(self, it, got: dict, left: int) -> dict:
         """Reed–Solomon error location on two secret random combinations of the coordinates: a
