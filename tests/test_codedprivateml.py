@@ -307,3 +307,21 @@ def test_a_run_with_the_gram_shortcut_equals_the_run_without(monkeypatch):
     monkeypatch.setattr(roles, "gram_pays", lambda *a: False)
     without = roles.run_codedprivateml(X, y, cfg, transport="inprocess")
     assert np.array_equal(with_gram.w, without.w)
+
+
+def test_eval_every_thins_the_metrics_not_the_steps():
+    """eval_every=3 over 7 iterations evaluates after iterations 0, 3, 6 and 7 only, and the
+    weights are those of a run that evaluates every iteration; the CLI takes --eval-every."""
+    from pyprivml.cli import train_parser
+
+    ds = make_synthetic(200, 6, seed=4)
+    runs = {k: run_codedprivateml(ds.X_train, ds.y_train,
+                                  CodedPrivateMLConfig(n_workers=9, max_iter=7, seed=2, eval_every=k),
+                                  transport="inprocess") for k in (1, 3)}
+    assert [h["iteration"] for h in runs[3].history] == [0, 3, 6, 7]
+    assert [h["iteration"] for h in runs[1].history] == list(range(8))
+    np.testing.assert_array_equal(runs[3].w, runs[1].w)
+    assert runs[3].history[-1] == runs[1].history[-1]
+    with pytest.raises(ValueError, match="eval_every"):
+        CodedPrivateMLConfig(n_workers=9, eval_every=0)
+    assert train_parser("codedprivateml").parse_args(["--eval-every", "5"]).eval_every == 5

@@ -183,7 +183,9 @@ class RegressionConfig(ProtocolConfig):
     "heavy-ball", "nesterov"), ``momentum`` (None: the optimiser's default), ``tol`` (stop once the
     decoded gradient's norm is at most tol; protocols whose workers can stop early only) and
     ``w_bound`` (the weights are kept in the ball ||w||_2 <= w_bound, the range the wrap-around
-    proof covers; None: chosen by :meth:`resolve`).
+    proof covers; None: chosen by :meth:`resolve`). ``eval_every``: the master evaluates loss and
+    accuracy (O(m d) each, its largest per-iteration cost at many workers) after every that many
+    iterations and after the last; the history then holds those iterations only.
 
     ``lx``, ``lw``, ``lc``, ``p`` = None (protocols with :attr:`automatic_plan` only) are chosen
     from the data before the first iteration by :meth:`resolve`
@@ -213,10 +215,13 @@ class RegressionConfig(ProtocolConfig):
     momentum: float | None = None
     tol: float | None = None
     w_bound: float | None = None
+    eval_every: int = 1
 
     def validate(self) -> None:
         super().validate()
         check_int("n_workers", self.n_workers, minimum=1, hint="the number of workers N")
+        check_int("eval_every", self.eval_every, minimum=1,
+                  hint="evaluate the model's loss and accuracy every this many iterations (and after the last)")
         check_choice("task", self.task, TASKS)
         check_int("degree", self.degree, minimum=1, hint="r of eq. 13")
         if self.task == "linear" and self.degree != 1:
@@ -441,9 +446,11 @@ class RegressionMaster(ABC):
             exchanged.append(exchange_seconds(t.log) - before["exchange"] - sum(exchanged))
             points.append(q.copy())
             weights.append(self.w.copy())
-            history.append(dict(self.metrics(it + 1), grad_norm=grad_norm))
+            converged = bool(cfg.tol and grad_norm <= cfg.tol and type(self).early_stop)
+            if (it + 1) % cfg.eval_every == 0 or converged or it + 1 == cfg.max_iter:
+                history.append(dict(self.metrics(it + 1), grad_norm=grad_norm))   # O(m d) each
             advance(self.progress, history[-1])
-            if cfg.tol and grad_norm <= cfg.tol and type(self).early_stop:
+            if converged:
                 stopped = "tol"
                 break
         if first_projected is not None:
@@ -497,13 +504,16 @@ def add_regression_arguments(parser, *, default_workers: int) -> None:
                    help=f"interval of the least-squares sigmoid fit (default {DEFAULT_INTERVAL[0]:g},"
                         f"{DEFAULT_INTERVAL[1]:g})")
     g.add_argument("--linear", action="store_true", help="linear regression (Remark 1) instead of logistic")
+    g.add_argument("--eval-every", type=int, default=1, metavar="K",
+                   help="evaluate loss and accuracy every K iterations and after the last (default 1)")
 
 
 def config_fields(args, n_workers: int) -> dict:
     """The :class:`RegressionConfig` fields the task's options give."""
     return dict(n_workers=n_workers, degree=args.degree, task="linear" if args.linear else "logistic",
                 lx=args.lx, lw=args.lw, lc=args.lc, p=args.p, max_iter=args.iters, lr=args.lr,
-                fit_interval=tuple(args.fit_interval), seed=args.seed, timeout=args.timeout)
+                fit_interval=tuple(args.fit_interval), seed=args.seed, timeout=args.timeout,
+                eval_every=args.eval_every)
 
 
 def train_from_args(args, ctx, *, name: str, make_config, run, default_workers: int, meta=None):
