@@ -3,9 +3,9 @@
 Every role's computation runs for real, one role after another, on this machine; communication
 is charged to the network model (default: EC2 m3.xlarge, 800 Mbit/s per direction, 0.2 ms latency
 and a per-message software cost; see pyprivml/comm/simulated.py for the sources). The data are
-synthetic with the seed's shapes. CIFAR-10 plane/car is 9019 x 3072 pixels in [0, 1], drawn like
-CIFAR-10's intensities (mean 0.47, standard deviation 0.25, clipped), plus the bias column of ones
-(the seed's footnote 2), at the seed's l_x = 2, l_w = 6: the wrap-around proof refuses the
+synthetic with the seed's shapes. CIFAR-10 plane/car is :func:`pyprivml.data.make_cifar10_like`:
+9019 x 3072 pixels in [0, 1] drawn like CIFAR-10's intensities plus the bias column of ones (the
+seed's footnote 2), at the seed's l_x = 2, l_w = 6: the wrap-around proof refuses the
 default p = 2^25 - 39 for it, so every protocol runs with the prime the fixed-point plan picks
 (:func:`plan_prime`, printed and recorded per row). GISETTE (6000 x 5000) keeps small values
 (|x| < 0.13) at p = 2^25 - 39. Accuracy is measured on real data elsewhere.
@@ -40,6 +40,7 @@ import time
 import numpy as np
 
 from pyprivml.comm.simulated import EC2_M3_XLARGE, NetworkModel
+from pyprivml.data import make_cifar10_like
 from pyprivml.field import DEFAULT_PRIME
 from pyprivml.plot import plot_scaling
 from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig
@@ -59,12 +60,12 @@ LR = 1e-3
 
 def synthetic(dataset: str, seed: int = 0):
     m, d = SHAPES[dataset]
-    rng = np.random.default_rng(seed)
     if dataset == "cifar10":   # pixels in [0, 1] like CIFAR-10's, and the bias column of ones
-        X = np.column_stack([np.clip(rng.normal(0.47, 0.25, (m, d - 1)), 0.0, 1.0), np.ones(m)])
-    else:
-        X = rng.uniform(-0.13, 0.13, (m, d))
-        X[:, -1] = 0.0
+        ds = make_cifar10_like(m, 2, seed=seed)
+        return ds.X_train, ds.y_train.astype(float)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-0.13, 0.13, (m, d))
+    X[:, -1] = 0.0
     return X, (rng.random(m) < 0.5).astype(float)
 
 

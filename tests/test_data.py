@@ -154,3 +154,17 @@ def test_get_dataset_names():
         get_dataset("cifar10")
     with pytest.raises(ValueError, match="valid: digits49"):
         get_dataset("mnist")
+
+
+def test_cifar10_like_has_the_seeds_shape_range_and_bias_column():
+    from pyprivml.data import make_cifar10_like
+
+    ds = make_cifar10_like(60, 20, seed=3)
+    assert ds.X_train.shape == (60, 3073) and ds.X_test.shape == (20, 3073)
+    pixels = ds.X_train[:, :-1]
+    assert pixels.min() >= 0 and pixels.max() <= 1 and 0.4 < pixels.mean() < 0.55
+    assert (ds.X_train[:, -1] == 1).all() and (ds.X_test[:, -1] == 1).all()
+    assert set(np.unique(ds.y_train)) == {0, 1}
+    assert np.array_equal(make_cifar10_like(60, 20, seed=3).X_train, ds.X_train)
+    with pytest.raises(ValueError, match="m >= 2"):
+        make_cifar10_like(1, 5)

@@ -2,7 +2,8 @@
 
 Binary classification for CodedPrivateML and its MPC baselines:
 
-* :func:`load_digits49`, :func:`load_breast_cancer` (ship with scikit-learn), :func:`make_synthetic`;
+* :func:`load_digits49`, :func:`load_breast_cancer` (ship with scikit-learn), :func:`make_synthetic`,
+  :func:`make_cifar10_like` (the seed's CIFAR-10 shape and value range, synthetic);
 * :func:`load_cifar10_binary` (CIFAR-10 python batches, plane vs car) and :func:`load_gisette`
   (GISETTE ``.data``/``.labels``): the seed's real data sets, read from files you provide.
 
@@ -12,12 +13,12 @@ in :mod:`pyprivml.data.tabular`.
 
 from __future__ import annotations
 
-from .cifar10 import load_cifar10_binary
+from .cifar10 import load_cifar10_binary, make_cifar10_like
 from .classification import Dataset, load_breast_cancer, load_digits49, make_synthetic, prepare, split
 from .gisette import load_gisette
 
 __all__ = ["Dataset", "prepare", "split", "load_digits49", "load_breast_cancer", "make_synthetic",
-           "load_cifar10_binary", "load_gisette", "get_dataset", "DATASETS"]
+           "load_cifar10_binary", "make_cifar10_like", "load_gisette", "get_dataset", "DATASETS"]
 
 #: Names accepted by :func:`get_dataset` (and ``pyprivml train --dataset``).
 DATASETS = ("digits49", "breast_cancer", "synthetic", "cifar10", "gisette")

@@ -17,7 +17,7 @@ import numpy as np
 
 from .classification import Dataset, prepare
 
-__all__ = ["load_cifar10_binary", "read_batch", "CIFAR10_CLASSES"]
+__all__ = ["load_cifar10_binary", "make_cifar10_like", "read_batch", "CIFAR10_CLASSES"]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -78,3 +78,33 @@ def load_cifar10_binary(path, classes=(0, 1), *, bias: bool = True) -> Dataset:
     y01, yt01 = (y[keep] == b).astype(int), (yt[keep_t] == b).astype(int)
     return prepare("cifar10", X[keep], y01, X_test=Xt[keep_t], y_test=yt01, scale=255.0, bias=bias,
                    info={"classes_named": [CIFAR10_CLASSES[a], CIFAR10_CLASSES[b]], "path": str(root)})
+
+
+def make_cifar10_like(m: int = 9019, m_test: int = 2000, *, seed: int = 0, noise: float = 0.1) -> Dataset:
+    """Synthetic data of the seed's CIFAR-10 shape and value range, for machines without the files.
+
+    m training and m_test test images of 3072 uint8 intensities drawn like CIFAR-10's (mean about
+    120 of 255, standard deviation about 64, clipped to [0, 255]), labelled by a random hyperplane
+    through the mean image with probability ``noise`` of a flipped label, then prepared exactly as
+    :func:`load_cifar10_binary` prepares the real batches: divided by 255 and given the bias column
+    of ones (3073 features, as in the seed). The default m = 9019 is the seed's training set size.
+
+    >>> ds = make_cifar10_like(40, 10)
+    >>> ds.X_train.shape, float(ds.X_train[:, :-1].min()) >= 0, float(ds.X_train[:, :-1].max()) <= 1
+    ((40, 3073), True, True)
+    >>> bool((ds.X_train[:, -1] == 1).all())
+    True
+    """
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 2 for v in (m, m_test)):
+        raise ValueError(f"make_cifar10_like needs integers m >= 2 and m_test >= 2, got {m!r} and {m_test!r}")
+    if not 0 <= noise <= 0.5:
+        raise ValueError(f"noise is the label-flip probability, in [0, 0.5], got {noise!r}")
+    rng = np.random.default_rng(seed)
+    images = np.clip(np.rint(rng.normal(120.0, 64.0, (m + m_test, 3072))), 0, 255)
+    direction = rng.standard_normal(3072)
+    labels = ((images - 120.0) @ direction > 0).astype(int)
+    flip = rng.random(m + m_test) < noise
+    labels[flip] = 1 - labels[flip]
+    labels[:2] = (0, 1)                                 # both classes in the training part
+    return prepare("cifar10-like", images[:m], labels[:m], X_test=images[m:], y_test=labels[m:],
+                   scale=255.0, info={"m": m, "m_test": m_test, "noise": noise, "synthetic": True})
