@@ -53,9 +53,10 @@ PRIME_CLASSES = {"8-bit": 251, "16-bit": 65521, "24-bit": 16777213, "28-bit": 26
 SMALL_WORK = 1 << 22
 #: The route of untuned classes (and of every class with tuning off).
 STATIC_ROUTE = "numba"
-#: Representative (n, k, m) per (primitive, shape class): big enough to be past call overheads,
-#: small enough that a class tunes in well under a second.
-_PROBLEMS = {("modmatmul", "gemm"): (512, 512, 512), ("modmatmul", "skinny"): (16, 2048, 2048),
+#: Representative (n, k, m) per (primitive, shape class): big enough to be past call overheads
+#: (the int8 route overtakes the integer tiles only from about n = 1024), small enough that a
+#: class tunes in a second or two.
+_PROBLEMS = {("modmatmul", "gemm"): (1024, 1024, 1024), ("modmatmul", "skinny"): (16, 2048, 2048),
              ("modmatvec", "matvec"): (2048, 2048, 1), ("modmatvec_t", "matvec"): (2048, 2048, 1),
              ("modcombine", "encoding"): (32, 16, 1 << 16)}
 _CANDIDATES = ("numba", "cython", "blas", "int8")
