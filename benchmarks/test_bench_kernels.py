@@ -62,6 +62,22 @@ def test_modmatmul(benchmark, timed, square, backend):
     assert np.array_equal(out[:2], np.mod(A[:2] @ B, P))  # exact (k (p-1)**2 < 2**63 here)
 
 
+def test_modmatmul_portable_c_tiles(benchmark, timed, square):
+    """The C kernels with their IFMA tiles switched off: what the IFMA tiles gain."""
+    native = pytest.importorskip("pyprivml._native")
+    if not native.ifma_route():
+        pytest.skip("no AVX-512 IFMA here: the C kernels run their portable tiles anyway")
+    n, A, B = square
+    A32, B32 = A.astype(np.uint32), B.astype(np.uint32)
+    benchmark.group = f"modmatmul-n{n}"
+    native.ifma_route(False)
+    try:
+        timed(benchmark, lambda: pp.modmatmul(A32, B32, F, backend="cython", check=False),
+              rounds=_rounds(n), n=n, backend="cython, portable tiles")
+    finally:
+        native.ifma_route(True)
+
+
 def test_modmatmul_numpy_reference_backend(benchmark, timed, sizes, square):
     n, A, B = square
     if n > sizes.npmod_max:
