@@ -62,7 +62,7 @@ def kernel_info() -> dict:
                                  and hasattr(native, "pow_resolve_route") else "python (hashlib)")}
     auto = get_backend("auto").NAME
     tuned = autotune.cached_routes() if autotune.tuning_enabled() else {}
-    shape_classes = {"modmatmul": ("small", "gemm", "skinny"), "modmatvec": ("small", "matvec"),
+    shape_classes = {"modmatmul": ("small", "gemm", "skinny", "thin"), "modmatvec": ("small", "matvec"),
                      "modmatvec_t": ("small", "matvec"), "modcombine": ("small", "encoding"),
                      "quantize": ("element-wise",)}
     routes = {}

@@ -15,7 +15,7 @@ from pyprivml.backends import autotune, get_backend
 from pyprivml.cli import main
 
 TINY = {key: (24, 24, 24) for key in autotune._PROBLEMS}
-TINY[("modmatvec", "matvec")] = TINY[("modmatvec_t", "matvec")] = (48, 48, 1)
+TINY[("modmatvec", "matvec")] = TINY[("modmatvec_t", "matvec")] = TINY[("modmatmul", "thin")] = (48, 48, 1)
 
 
 @pytest.fixture
@@ -38,6 +38,7 @@ def test_classes():
     big = 1 << 12
     assert autotune.shape_class("modmatmul", (big, big, big)) == "gemm"
     assert autotune.shape_class("modmatmul", (8, big, big)) == "skinny"
+    assert autotune.shape_class("modmatmul", (big, big, 1)) == "thin"
     assert autotune.shape_class("modmatvec", (big, big, 1)) == "matvec"
     assert autotune.shape_class("modcombine", (20, 50, 1 << 20)) == "encoding"
     assert autotune.shape_class("modcombine", (2, 2, 2)) == "small"

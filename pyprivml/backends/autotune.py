@@ -57,6 +57,7 @@ STATIC_ROUTE = "numba"
 #: (the int8 route overtakes the integer tiles only from about n = 1024), small enough that a
 #: class tunes in a second or two.
 _PROBLEMS = {("modmatmul", "gemm"): (1024, 1024, 1024), ("modmatmul", "skinny"): (16, 2048, 2048),
+             ("modmatmul", "thin"): (2048, 2048, 1),
              ("modmatvec", "matvec"): (2048, 2048, 1), ("modmatvec_t", "matvec"): (2048, 2048, 1),
              ("modcombine", "encoding"): (32, 16, 1 << 16)}
 _CANDIDATES = ("numba", "cython", "blas", "int8")
@@ -79,12 +80,14 @@ def prime_class(p: int) -> str:
 
 
 def shape_class(primitive: str, shape: tuple) -> str:
-    """``small`` below :data:`SMALL_WORK` multiply-adds; else ``gemm`` or ``skinny`` (an outer
-    dimension below 64) for modmatmul, ``matvec`` and ``encoding`` for the others."""
+    """``small`` below :data:`SMALL_WORK` multiply-adds; else for modmatmul ``gemm``, ``skinny``
+    (an outer dimension below 64) or ``thin`` (below 8: a matrix times a few vectors, as a
+    worker's X̃ W̃), and ``matvec`` or ``encoding`` for the others."""
     if int(np.prod(shape, dtype=object)) < SMALL_WORK:
         return "small"
     if primitive == "modmatmul":
-        return "gemm" if min(shape[0], shape[2]) >= 64 else "skinny"
+        outer = min(shape[0], shape[2])
+        return "gemm" if outer >= 64 else "skinny" if outer >= 8 else "thin"
     return "encoding" if primitive == "modcombine" else "matvec"
 
 
