@@ -132,3 +132,11 @@ def test_bench_kernels_prints_the_table(tuning, capsys, tmp_path):
     assert "modmatmul/8-bit/gemm" in text and "route vs float64" in text
     saved = json.loads(out_json.read_text())
     assert len(saved["results"]) == len(autotune._PROBLEMS) * len(autotune.PRIME_CLASSES)
+
+
+def test_ensure_tuned_fills_only_what_is_missing(tuning, monkeypatch):
+    autotune.ensure_tuned()
+    data = json.loads(autotune.cache_path().read_text())
+    assert len(data["routes"]) == len(autotune._PROBLEMS) * len(autotune.PRIME_CLASSES)
+    monkeypatch.setattr(autotune, "tune", lambda *a: pytest.fail("tuned a cached class"))
+    autotune.ensure_tuned()

@@ -43,7 +43,7 @@ import numpy as np
 from . import threads
 from .cpu import cpu_flags, cpu_info
 
-__all__ = ["route", "tune", "tune_all", "forced_route", "tuning_enabled", "cache_path", "prime_class",
+__all__ = ["route", "tune", "tune_all", "ensure_tuned", "forced_route", "tuning_enabled", "cache_path", "prime_class",
            "shape_class", "PRIMITIVES", "PRIME_CLASSES", "SMALL_WORK", "STATIC_ROUTE"]
 
 PRIMITIVES = ("modmatmul", "modmatvec", "modmatvec_t", "modcombine")
@@ -228,6 +228,20 @@ def cached_routes() -> dict:
         return json.loads(path.read_text()).get("routes", {}) if path.is_file() else {}
     except (OSError, ValueError):
         return {}
+
+
+def ensure_tuned() -> None:
+    """Tune every class the cache does not hold yet (nothing if tuning is off): for timing
+    scripts, so that no first use tunes inside a timed phase."""
+    if not tuning_enabled():
+        return
+    with _locked_cache() as data:
+        for (prim, sclass) in _PROBLEMS:
+            for pclass, p in PRIME_CLASSES.items():
+                key = _key(prim, pclass, sclass)
+                if key not in data["routes"]:
+                    data["routes"][key] = tune(prim, p, sclass)
+    _routes.clear()
 
 
 def tune_all(progress=None) -> dict:
