@@ -14,7 +14,8 @@ def test_readme_examples_run():
     assert failed == 0
 
 
-@pytest.mark.parametrize("doc, needs", [("docs/mpc.md", None), ("docs/irene.md", "torch"), ("docs/gradientcoin.md", None)])
+@pytest.mark.parametrize("doc, needs", [("docs/mpc.md", None), ("docs/irene.md", "torch"), ("docs/gradientcoin.md", None),
+                                        ("docs/kernels.md", "torch")])
 def test_doc_examples_run(doc, needs):
     if needs:
         pytest.importorskip(needs)
