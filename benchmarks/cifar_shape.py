@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--case", type=int, default=2)
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default 1/L)")
+    ap.add_argument("--lx", type=int, default=2, help="data bits (the seed's 2; -1: the plan's largest)")
+    ap.add_argument("--lw", type=int, default=6, help="weight bits (the seed's 6; -1: the plan's largest)")
     ap.add_argument("--primes", default=None, help="'auto' or a count: several primes (CRT)")
     ap.add_argument("--transport", default="inprocess")
     ap.add_argument("--json", default=None)
@@ -38,7 +40,8 @@ def main(argv=None) -> int:
     autotune.ensure_tuned()   # no kernel route is tuned inside a timed phase
     ds = make_cifar10_like(seed=0)
     primes = None if args.primes is None else (args.primes if args.primes == "auto" else int(args.primes))
-    config = CodedPrivateMLConfig(n_workers=args.workers, case=args.case, lx=2, lw=6, p=None, primes=primes,
+    bits = {name: (None if value < 0 else value) for name, value in (("lx", args.lx), ("lw", args.lw))}
+    config = CodedPrivateMLConfig(n_workers=args.workers, case=args.case, **bits, p=None, primes=primes,
                                   max_iter=args.iters, optimizer="gd", lr=args.lr, seed=0)
     start = time.perf_counter()
     result = run_codedprivateml(ds.X_train, ds.y_train, config, X_test=ds.X_test, y_test=ds.y_test,
