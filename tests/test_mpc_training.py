@@ -23,7 +23,7 @@ def digits():
 def runs(digits):
     out = {}
     for protocol, transport in (("bgw", "inprocess"), ("bh08", "simulated")):
-        cfg = MPCConfig(protocol=protocol, n_workers=10, max_iter=ITERS, seed=3)
+        cfg = MPCConfig(protocol=protocol, n_workers=10, max_iter=ITERS, seed=3, gram=False)  # degree reduction
         out[protocol] = run_mpc(digits.X_train, digits.y_train, cfg, X_test=digits.X_test,
                                 y_test=digits.y_test, transport=transport, return_launch=True)
     cfg = CodedPrivateMLConfig(n_workers=10, case=2, max_iter=ITERS, seed=3)
@@ -77,8 +77,8 @@ def test_the_gram_variant_takes_the_same_steps_without_degree_reduction(digits, 
     counts = message_counts(runs[True][1])
     assert "degree_reduction" not in counts and "offline" not in counts
     # automatic: taken where it pays (many iterations over few features), not otherwise
-    assert MPCConfig(max_iter=300).uses_gram(1000, 100) and not MPCConfig(max_iter=50).uses_gram(1000, 100)
-    assert not MPCConfig(max_iter=300, degree=2).uses_gram(1000, 100)
+    assert MPCConfig().uses_gram(267, 101) and MPCConfig().uses_gram(320, 1001)
+    assert not MPCConfig().uses_gram(100, 1000) and not MPCConfig(degree=2).uses_gram(1000, 100)
     with pytest.raises(ValueError, match="Gram variant needs degree r = 1"):
         MPCConfig(gram=True, degree=2)
 

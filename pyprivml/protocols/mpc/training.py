@@ -26,8 +26,7 @@ master opens as before, and no degree reduction is needed at all: each iteration
 workers O(d^2) and no communication among them (issue 13, item 6; the seed authors' baselines
 precompute X^T X likewise). T colluding workers still see only degree-T Shamir shares with fresh
 uniform masks, now of H_g instead of X'_g. ``gram=None`` takes it whenever
-:func:`~pyprivml.protocols.regression.gram_pays` says it is cheaper; the weights are identical
-either way.
+:meth:`MPCConfig.uses_gram` says it is cheaper; the weights are identical either way.
 
 Fixed point and truncation
 --------------------------
@@ -65,7 +64,10 @@ Example
 >>> res = run_mpc(ds.X_train, ds.y_train, cfg, transport="inprocess")
 >>> len(res.history), res.history[-1]["loss"] < res.history[0]["loss"]
 (4, True)
->>> res.parameters["rounds_per_iteration"]          # one degree reduction per iteration for r = 1
+>>> res.parameters["gram"], res.parameters["rounds_per_iteration"]   # r = 1, d = 65: the Gram variant
+(True, 0.0)
+>>> run_mpc(ds.X_train, ds.y_train, MPCConfig(protocol="bh08", n_workers=9, max_iter=3, seed=0, gram=False),
+...         transport="inprocess").parameters["rounds_per_iteration"]   # one degree reduction each
 1.0
 
 """
@@ -81,7 +83,7 @@ from ...linalg import modadd, modcombine, modmatmul, modmatvec, modmul
 from ...quantization import quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...shamir import shamir_share
-from ..regression import RegressionConfig, RegressionMaster, RegressionResult, gram_pays
+from ..regression import RegressionConfig, RegressionMaster, RegressionResult
 from .multiply import reducer_class
 from .sharing import DEFAULT_GROUPS, TAGS, make_groups
 
@@ -126,8 +128,14 @@ class MPCConfig(RegressionConfig):
         return make_groups(self.n_workers, self.field, T=self.T, groups=self.groups)
 
     def uses_gram(self, rows: int, d: int) -> bool:
-        """Whether workers holding `rows` x `d` blocks get the Gram variant's shares."""
-        return self.gram if self.gram is not None else gram_pays(rows, d, self.max_iter, self.degree)
+        """Whether workers holding `rows` x `d` blocks get the Gram variant's shares. Automatic:
+        for r = 1 whenever its d² per iteration is at most twice the direct 2 rows d, because it
+        also saves the degree-reduction round, which costs more than the products here (measured
+        under mpiexec at N = 9, d = 100 and N = 13, d = 1000: 5.2 against 8.7 ms and 10.1 against
+        15.9 ms per iteration, docs/BENCHMARKS.md); the master's one-time X'^T X' is encoding."""
+        if self.gram is not None:
+            return self.gram
+        return self.degree == 1 and d * d <= 4 * rows * d
 
     @property
     def privacy_threshold(self) -> int:
