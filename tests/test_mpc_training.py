@@ -77,8 +77,9 @@ def test_the_gram_variant_takes_the_same_steps_without_degree_reduction(digits, 
     counts = message_counts(runs[True][1])
     assert "degree_reduction" not in counts and "offline" not in counts
     # automatic: taken where it pays (many iterations over few features), not otherwise
-    assert MPCConfig().uses_gram(267, 101) and MPCConfig().uses_gram(320, 1001)
-    assert not MPCConfig().uses_gram(100, 1000) and not MPCConfig(degree=2).uses_gram(1000, 100)
+    assert MPCConfig(max_iter=20).uses_gram(267, 101) and MPCConfig(max_iter=20).uses_gram(320, 1001)
+    assert not MPCConfig(max_iter=50).uses_gram(3006, 3073)         # the seed's CIFAR-10 shape
+    assert not MPCConfig(degree=2).uses_gram(267, 101)
     with pytest.raises(ValueError, match="Gram variant needs degree r = 1"):
         MPCConfig(gram=True, degree=2)
 

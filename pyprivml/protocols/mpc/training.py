@@ -128,14 +128,17 @@ class MPCConfig(RegressionConfig):
         return make_groups(self.n_workers, self.field, T=self.T, groups=self.groups)
 
     def uses_gram(self, rows: int, d: int) -> bool:
-        """Whether workers holding `rows` x `d` blocks get the Gram variant's shares. Automatic:
-        for r = 1 whenever its d² per iteration is at most twice the direct 2 rows d, because it
-        also saves the degree-reduction round, which costs more than the products here (measured
-        under mpiexec at N = 9, d = 100 and N = 13, d = 1000: 5.2 against 8.7 ms and 10.1 against
-        15.9 ms per iteration, docs/BENCHMARKS.md); the master's one-time X'^T X' is encoding."""
+        """Whether workers holding `rows` x `d` blocks get the Gram variant's shares. Automatic,
+        for r = 1: when the master's one-time X'^T X' (rows d² products) plus J iterations of d²
+        cost less than J iterations of the direct 2 rows d products and a degree-reduction round,
+        counted as :data:`ROUND_COST` products (measured under mpiexec at N = 9, d = 100 and
+        N = 13, d = 1000, the variant took 5.2 against 8.7 ms and 10.1 against 15.9 ms per
+        iteration, docs/BENCHMARKS.md; at the seed's CIFAR-10 shape its X'^T X' costs more than
+        50 iterations save)."""
         if self.gram is not None:
             return self.gram
-        return self.degree == 1 and d * d <= 4 * rows * d
+        J = self.max_iter
+        return self.degree == 1 and rows * d * d + J * d * d <= J * (2 * rows * d + ROUND_COST)
 
     @property
     def privacy_threshold(self) -> int:
@@ -146,6 +149,11 @@ class MPCConfig(RegressionConfig):
         return {**self.task_parameters(), "protocol": self.protocol, "G": self.groups,
                 "T": self.privacy_threshold, "privacy_threshold": self.privacy_threshold,
                 "groups": [list(g.ranks) for g in self.make_groups()]}
+
+
+#: A degree-reduction round in multiply-adds: about 5 ms of kernel time at 50 G products per
+#: second, what a round costs under mpiexec on the machines of docs/BENCHMARKS.md.
+ROUND_COST = 1 << 28
 
 
 def _row_blocks(m: int, G: int):
