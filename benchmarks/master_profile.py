@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ds = make_synthetic(args.m, args.d, seed=0)
     rows = {}
     for every in (1, 10):
-        config = CodedPrivateMLConfig(n_workers=args.N, case=2, max_iter=args.iters, seed=0, eval_every=every)
+        config = CodedPrivateMLConfig(n_workers=args.N, case=2, max_iter=args.iters, seed=0, eval_every=every, p=None)
         result = run_codedprivateml(ds.X_train, ds.y_train, config, X_test=ds.X_test, y_test=ds.y_test,
                                     transport="simulated")
         rows[every] = per_iteration(result, args.iters)
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     print("| ---: |" + " ---: |" * (len(PHASES) + 1))
     for every, row in rows.items():
         print(f"| {every} | " + " | ".join(f"{row[k] * 1e3:.2f}" for k in (*PHASES, "total")) + " |")
-    print(profile_master(ds, CodedPrivateMLConfig(n_workers=args.N, case=2, max_iter=args.iters, seed=0)))
+    print(profile_master(ds, CodedPrivateMLConfig(n_workers=args.N, case=2, max_iter=args.iters, seed=0, p=None)))
     return 0
 
 
