@@ -1,31 +1,34 @@
 """Exact modular products through int8 GEMM (AVX-512 VNNI or AMX-INT8, via oneDNN in torch).
 
 An int8 GEMM with int32 accumulation runs at 10-15 times the float64 rate on CPUs with VNNI or
-AMX (measured on AMD Zen 5 and Intel Sapphire Rapids, docs/BENCHMARKS.md). This backend makes it
-exact modulo p < 2**32 with *balanced 8-bit limbs*:
+AMX (720 G MAC/s against 56 for dgemm on the Zen 5 of docs/BENCHMARKS.md; issue 12 measured 527
+on an AMX Xeon). This backend makes it exact modulo p < 2**32 with *balanced limbs* of b = 8 or
+7 bits (w = 2^b, h = w/2):
 
-1. *a representative in the limbs' range*: L limbs d_l ∈ [−128, 127] represent exactly the
-   integers of R_L = [−128 S, 127 S], S = (256^L − 1)/255, which has 256^L elements; with L the
-   least such that 256^L ≥ p, every residue a ∈ [0, p) has one representative in R_L (a itself,
-   or a − p when a > 127 S);
-2. *limbs*: a = Σ_l d_l 256^l (balanced base-256 digits, exact in int64);
-3. *exact int32 blocks*: every limb product has |d d'| ≤ 2^14, so a block of at most
-   ``_BLOCK = 2^17 − 1`` terms sums below 2^31 — the int32 accumulator of the GEMM never wraps;
-4. *delayed reduction*: the L² limb products A_i B_j (each entry below 2^31) are weighted by
-   256^(i+j) mod p and summed in int64, reduced once at the end when L² · 2^31 · p < 2^62
-   (every p < 2^16, and p < 2^28 with four limbs), else term by term.
-
-So p ≤ 2**8 (p = 251, say) costs one int8 GEMM, p < 2**16 four, and up to 2**32 sixteen: the
-route wins for small primes, and on machines whose integer SIMD kernels are slow (Intel with AMX).
+1. *a representative in the limbs' range*: L limbs d_l ∈ [−h, h) represent exactly the integers
+   of R_L = [−h S, (h−1) S], S = (w^L − 1)/(w − 1), which has w^L elements; with L the least
+   such that w^L ≥ p, every residue a ∈ [0, p) has one representative in R_L (a itself, or
+   a − p when a > (h−1) S);
+2. *limbs*: a = Σ_l d_l w^l (balanced base-w digits, exact in int64);
+3. *products*: schoolbook takes the L² limb products A_i B_j (weight w^(i+j)); with 7-bit limbs
+   Karatsuba takes the L(L+1)/2 products D_i = A_i B_i and M_ij = (A_i + A_j)(B_i + B_j), whose
+   limb sums still lie in [−128, 126], and Σ A_i B_j w^(i+j) = Σ D_i w^(2i) + Σ (M_ij − D_i − D_j)
+   w^(i+j) (:func:`limb_scheme` takes whichever needs fewer GEMMs: 1 for p < 2^8, 4 below 2^16,
+   10 at 2^25, 15 up to 2^32);
+4. *exact int32 blocks*: every entry of a product of limbs or limb sums is at most 2^14, so a
+   block of at most ``_BLOCK = 2^17 − 1`` terms sums below 2^31: the GEMM's int32 accumulator
+   never wraps;
+5. *delayed reduction*: the products of a block, weighted mod p, are summed in int64 in one pass
+   and reduced once when (products) · 2^31 · p < 2^62, else term by term.
 
 Which library: torch's ``torch._int_mm`` (oneDNN underneath) is the well-kept int8 GEMM that is
 already among our pinned dependencies and uses VNNI and AMX where the CPU has them; a kernel of
 our own would have to re-create oneDNN's AMX tile configuration and packing. Without VNNI or AMX
 oneDNN's AVX2 int8 path multiplies with ``vpmaddubsw``, which saturates pairs at 2^15, so this
-backend refuses to load there, and on load it verifies a worst-case block (every limb at ±128)
+backend refuses to load there, and on load it verifies a worst-case block (every limb at −128)
 bit for bit. Only the matrix products go through int8 GEMM; the entry-wise operations and
-quantisation are the Numba backend's, whose parallel loops also cut the limbs and reduce the
-results. The GEMM runs on torch's intra-op pool, sized like Numba's by
+quantisation are the Numba backend's, whose parallel loops also cut the limbs and sum the
+products. The GEMM runs on torch's intra-op pool, sized like Numba's by
 :mod:`pyprivml.backends.threads`.
 """
 
