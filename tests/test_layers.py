@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1] / "pyprivml"
 #: Bottom to top; a module may import modules of its own layer or of layers below it.
 LAYERS = [
     ("backends", ("pyprivml._native", "pyprivml.backends")),
-    ("math", ("pyprivml.field", "pyprivml._poly", "pyprivml.linalg", "pyprivml.quantization", "pyprivml.lagrange",
+    ("math", ("pyprivml.field", "pyprivml._poly", "pyprivml.interop", "pyprivml.crt", "pyprivml.linalg",
+              "pyprivml.quantization", "pyprivml.lagrange",
               "pyprivml.shamir", "pyprivml.reedsolomon", "pyprivml.random", "pyprivml.threads", "pyprivml.sketch",
               "pyprivml.dp")),
     ("support", ("pyprivml.data", "pyprivml.report", "pyprivml.figure")),
