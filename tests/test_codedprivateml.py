@@ -325,3 +325,32 @@ def test_eval_every_thins_the_metrics_not_the_steps():
     with pytest.raises(ValueError, match="eval_every"):
         CodedPrivateMLConfig(n_workers=9, eval_every=0)
     assert train_parser("codedprivateml").parse_args(["--eval-every", "5"]).eval_every == 5
+
+
+@pytest.mark.parametrize("protocol", ["codedprivateml", "bgw"])
+def test_metrics_are_evaluated_while_the_workers_compute(monkeypatch, protocol):
+    """Each update's metrics are evaluated inside private_gradient, after the next weights are
+    sent (off the critical path); only the last one, with no next round, is evaluated after it."""
+    import inspect
+
+    from pyprivml.protocols.mpc.training import MPCConfig, run_mpc
+    from pyprivml.protocols.regression import RegressionMaster
+
+    where = []
+    original = RegressionMaster.while_waiting
+
+    def recording(self):
+        if self._deferred is not None:
+            where.append(inspect.stack()[1].function)
+        original(self)
+
+    monkeypatch.setattr(RegressionMaster, "while_waiting", recording)
+    ds = make_synthetic(200, 6, seed=4)
+    if protocol == "bgw":
+        res = run_mpc(ds.X_train, ds.y_train, MPCConfig(protocol="bgw", n_workers=9, max_iter=5, seed=2),
+                      transport="inprocess")
+    else:
+        res = run_codedprivateml(ds.X_train, ds.y_train, CodedPrivateMLConfig(n_workers=9, max_iter=5, seed=2),
+                                 transport="inprocess")
+    assert where == ["private_gradient"] * 4 + ["run"]
+    assert [h["iteration"] for h in res.history] == list(range(6))

@@ -185,7 +185,8 @@ class RegressionConfig(ProtocolConfig):
     ``w_bound`` (the weights are kept in the ball ||w||_2 <= w_bound, the range the wrap-around
     proof covers; None: chosen by :meth:`resolve`). ``eval_every``: the master evaluates loss and
     accuracy (O(m d) each, its largest per-iteration cost at many workers) after every that many
-    iterations and after the last; the history then holds those iterations only.
+    iterations and after the last, each while the workers compute the next iteration
+    (:meth:`RegressionMaster.while_waiting`); the history then holds those iterations only.
 
     ``lx``, ``lw``, ``lc``, ``p`` = None (protocols with :attr:`automatic_plan` only) are chosen
     from the data before the first iteration by :meth:`resolve`
@@ -395,10 +396,20 @@ class RegressionMaster(ABC):
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def metrics(self, it: int) -> dict:
+    def metrics(self, it: int, w=None) -> dict:
         with self.timer("metrics"):
-            return dict(iteration=it, **model_metrics(self.cfg.task, self.w, self.X, self.y,
+            return dict(iteration=it, **model_metrics(self.cfg.task, self.w if w is None else w, self.X, self.y,
                                                       self.X_test, self.y_test))
+
+    def while_waiting(self) -> None:
+        """Evaluate the metrics deferred from the last update. Protocols call it in
+        :meth:`private_gradient` once the weights are sent and before they wait for the results,
+        so that the O(m d) evaluation overlaps the workers' computation instead of delaying it;
+        the loop calls it again after :meth:`private_gradient` (a no-op if done)."""
+        if self._deferred is not None:
+            it, w, grad_norm = self._deferred
+            self._deferred = None
+            self.history.append(dict(self.metrics(it, w), grad_norm=grad_norm))
 
     def run(self) -> RegressionResult:
         cfg, F, timer, t = self.cfg, self.F, self.timer, self.transport
@@ -423,7 +434,8 @@ class RegressionMaster(ABC):
             t.barrier()  # every rank compiled its kernels before any data moves
         # The upload is communication: the workers' first results wait for it (iteration 0).
         self.distribute(Xbar)                                                  # steps 2-3
-        history, weights, ends, exchanged = [self.metrics(0)], [self.w.copy()], [], []
+        self.history, self._deferred = [self.metrics(0)], None
+        history, weights, ends, exchanged = self.history, [self.w.copy()], [], []
         points, first_projected, stopped = [], None, "max_iter"
         before = dict(timer.seconds, exchange=exchange_seconds(t.log))
         for it in range(cfg.max_iter):
@@ -434,6 +446,7 @@ class RegressionMaster(ABC):
                 Wbar = quantize_stochastic(q, cfg.lw, F, copies=self.plan.r,
                                            seed=draw_seed(cfg.seed, it))       # step 6, eqs. (6)-(8)
             total = self.private_gradient(it, Wbar)                            # steps 7-13
+            self.while_waiting()
             with timer("decoding"):
                 Xs = self.real_gradient(total)                                 # step 14, eqs. (23)-(24)
             with timer("update"):
@@ -449,7 +462,9 @@ class RegressionMaster(ABC):
             weights.append(self.w.copy())
             converged = bool(cfg.tol and grad_norm <= cfg.tol and type(self).early_stop)
             if (it + 1) % cfg.eval_every == 0 or converged or it + 1 == cfg.max_iter:
-                history.append(dict(self.metrics(it + 1), grad_norm=grad_norm))   # O(m d) each
+                self._deferred = (it + 1, self.w.copy(), grad_norm)            # O(m d): while waiting
+                if converged or it + 1 == cfg.max_iter:
+                    self.while_waiting()                                       # no next round to hide it in
             advance(self.progress, history[-1])
             if converged:
                 stopped = "tol"

@@ -290,6 +290,7 @@ class _Master(RegressionMaster):
         with t.in_phase("weights"):
             for i, rank in enumerate(self.workers):
                 self.pending.append(t.isend(Wt[i], rank, TAGS.weights))
+        self.while_waiting()                                        # the last update's metrics
         with t.in_phase("results"):
             # needed + 2A results correct A wrong ones; one more, when there is one, detects A + 1
             A = self.byzantine

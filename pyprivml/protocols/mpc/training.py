@@ -282,6 +282,7 @@ class _MPCMaster(RegressionMaster):
     def private_gradient(self, it, Wbar):
         t, F = self.transport, self.F
         self._share([Wbar] * len(self.groups), TAGS.weights, "weights")
+        self.while_waiting()                                   # the last update's metrics
         with t.in_phase("results"):
             results = [[t.recv(source=rank, tag=TAGS.result)[0] for rank in g.ranks] for g in self.groups]
         self.used.append([r for g in self.groups for r in g.ranks])
