@@ -18,6 +18,8 @@ regression, true sigmoid, no quantisation, the same learning rate and number of 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .config import check_interval, is_int
@@ -109,14 +111,16 @@ class LinearModel:
             self.coef_, self.intercept_ = self._w, 0.0
 
 
-class ProtocolLinearModel(LinearModel):
+class ProtocolLinearModel(LinearModel, ABC):
     """A linear model trained by a private protocol: ``config()`` and ``_train`` come from it."""
 
+    @abstractmethod
     def config(self):
-        raise NotImplementedError
+        """The protocol's validated configuration for the estimator's parameters."""
 
+    @abstractmethod
     def _train(self, X, target, config):
-        raise NotImplementedError
+        """Run the protocol on (X with intercept, target); returns its result (with ``.w``)."""
 
     def _fit(self, X, target):
         cfg = self.config()  # validates the parameters first

@@ -31,6 +31,7 @@ entries (user → server). Never images, tags, faceprints or ψ_l.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,7 +73,7 @@ class EASGDConfig(ProtocolConfig):
                              f"out of an exchange), got {self.dropout!r}")
 
 
-class Thinning:
+class Thinning(ABC):
     """Which entries of the flat shared vector an exchange carries, given a unit mask.
 
     ``groups`` lists the droppable unit groups (``name -> number of units``); ``entries`` maps
@@ -94,8 +95,9 @@ class Thinning:
             masks.append(keep)
         return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
 
+    @abstractmethod
     def entries(self, units: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The boolean mask over the ``size`` entries of x that the unit mask ``units`` keeps."""
 
     def check_units(self, units) -> np.ndarray:
         units = np.asarray(units)
