@@ -17,8 +17,6 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 from pyprivml.backends import autotune
 from pyprivml.data import make_cifar10_like
 from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig, run_codedprivateml

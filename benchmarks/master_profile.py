@@ -18,8 +18,6 @@ import cProfile
 import io
 import pstats
 
-import numpy as np
-
 from pyprivml.backends import autotune
 from pyprivml.data import make_synthetic
 from pyprivml.protocols.codedprivateml import CodedPrivateMLConfig, run_codedprivateml

@@ -83,10 +83,11 @@ def shape_class(primitive: str, shape: tuple) -> str:
     """``small`` below :data:`SMALL_WORK` multiply-adds; else for modmatmul ``gemm``, ``skinny``
     (an outer dimension below 64) or ``thin`` (below 8: a matrix times a few vectors, as a
     worker's X̃ W̃), and ``matvec`` or ``encoding`` for the others."""
-    if int(np.prod(shape, dtype=object)) < SMALL_WORK:
+    n, k, m = (int(v) for v in shape)
+    if n * k * m < SMALL_WORK:          # on every call of the products: plain integers, no NumPy
         return "small"
     if primitive == "modmatmul":
-        outer = min(shape[0], shape[2])
+        outer = min(n, m)
         return "gemm" if outer >= 64 else "skinny" if outer >= 8 else "thin"
     return "encoding" if primitive == "modcombine" else "matvec"
 

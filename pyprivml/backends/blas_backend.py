@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import numpy_backend as _ref
+from .via_matmul import from_matmul
 
 NAME = "blas"
 
@@ -100,13 +101,4 @@ def matmul(A, B, p):
     return _exact_product(_centred(A, p), _limbs(B, p, s, count), p, s, block)
 
 
-def matvec(A, x, p):
-    return matmul(A, np.asarray(x).reshape(-1, 1), p).reshape(-1)
-
-
-def matvec_t(A, x, p):
-    return matmul(np.ascontiguousarray(np.asarray(A).T), np.asarray(x).reshape(-1, 1), p).reshape(-1)
-
-
-def combine(C, X, p):
-    return matmul(C, X, p)
+matvec, matvec_t, combine = from_matmul(matmul)

@@ -42,6 +42,7 @@ import numpy as np
 from . import numpy_backend as _ref
 from . import threads
 from .cpu import has_exact_int8
+from .via_matmul import from_matmul
 
 try:
     import torch
@@ -245,13 +246,4 @@ def matmul(A, B, p):
     return out
 
 
-def matvec(A, x, p):
-    return matmul(A, np.asarray(x).reshape(-1, 1), p).reshape(-1)
-
-
-def matvec_t(A, x, p):
-    return matmul(np.ascontiguousarray(np.asarray(A).T), np.asarray(x).reshape(-1, 1), p).reshape(-1)
-
-
-def combine(C, X, p):
-    return matmul(C, X, p)
+matvec, matvec_t, combine = from_matmul(matmul)

@@ -54,14 +54,11 @@ from ...comm import ANY_TAG, Transport, TransportTimeout, launch
 from ...field import PrimeField
 from ...lagrange import LagrangeCode
 from ...linalg import modcombine, modmatmul, modmatvec
-from ...quantization import quantize, quantize_stochastic
+from ...quantization import quantize_stochastic
 from ...random import SecureRandom
 from ...reedsolomon import TooManyErrors, locate_errors
-from ..fixedpoint import WrapAroundGuard, s_bar
-from ..optim import MasterUpdate
-from ..progress import advance
-from ..regression import RegressionMaster, RegressionResult, draw_seed, float_references, gram_pays
-from ..result import exchange_seconds, traffic_by_phase
+from ..fixedpoint import s_bar
+from ..regression import RegressionMaster, RegressionResult, float_references, gram_pays
 from ..tags import tags_for
 from .config import CodedPrivateMLConfig
 
@@ -205,7 +202,6 @@ def encode_shares(codes, residues, *, replicated: bool = False, rngs=None) -> np
                          f"got {len(residues)} and {len(rngs)}")
     method = "encode_replicated" if replicated else "encode"
     return np.stack([getattr(code, method)(res, rng=rng) for code, res, rng in zip(codes, residues, rngs)], axis=1)
-
 
 
 class _Master(RegressionMaster):
