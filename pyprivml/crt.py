@@ -177,10 +177,6 @@ class CRT:
 
 
 def _prime_hint(moduli) -> str:
-    from .field import prev_prime
+    from .field import largest_primes
 
-    out, p = [], 2**32
-    while len(out) < max(len(moduli), 2):
-        p = prev_prime(p)
-        out.append(p)
-    return ", ".join(str(q) for q in out)
+    return ", ".join(str(q) for q in largest_primes(max(len(moduli), 2)))

@@ -34,6 +34,7 @@ __all__ = [
     "is_prime",
     "next_prime",
     "prev_prime",
+    "largest_primes",
     "as_field",
     "max_delayed_terms",
 ]
@@ -87,6 +88,20 @@ def prev_prime(n: int) -> int | None:
             return n
         n -= 1
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def largest_primes(k: int) -> tuple:
+    """The k largest primes the kernels accept (below 2**32), largest first.
+
+    >>> largest_primes(2)
+    (4294967291, 4294967279)
+    """
+    out, q = [], 2**MAX_PRIME_BITS
+    for _ in range(int(k)):
+        q = prev_prime(q)
+        out.append(q)
+    return tuple(out)
 
 
 #: The largest prime below 2**25. Seed 004 (sec. III-A and V) states p = 2**25 - 37, but

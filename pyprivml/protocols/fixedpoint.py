@@ -49,14 +49,13 @@ prime and must fit it; the coefficients are reduced exactly modulo each prime.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..crt import CRT
-from ..field import PrimeField, next_prime, prev_prime
+from ..field import PrimeField, largest_primes, next_prime
 from ..linalg import modcombine, modmul
 from ..quantization import quantize, round_half_up
 
@@ -221,14 +220,8 @@ class FixedPointPlan:
 MAX_PRIMES = 8
 
 
-@functools.lru_cache(maxsize=None)
-def top_primes(k: int) -> tuple:
-    """The k largest primes the field kernels accept (below 2**32), largest first."""
-    out, q = [], MAX_PRIME + 1
-    for _ in range(int(k)):
-        q = prev_prime(q)
-        out.append(q)
-    return tuple(out)
+#: The k largest primes the field kernels accept (below 2**32), largest first.
+top_primes = largest_primes
 
 
 def primes_needed(bound) -> int | None:
