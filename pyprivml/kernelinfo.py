@@ -77,6 +77,8 @@ def kernel_info() -> dict:
             for sclass in shapes:
                 entry = tuned.get(f"{primitive}/{name}/{sclass}")
                 chosen[sclass] = (entry["route"] + " (tuned)" if entry else auto if primitive == "quantize"
+                                  else f"{autotune.small_route(primitive, (1, 1, 1))} (tiny), "
+                                       f"{autotune.STATIC_ROUTE} (static)" if sclass == "small"
                                   else f"{autotune.STATIC_ROUTE} (static)")
             routes[primitive][name] = {"shapes": chosen, "reduction": reduction, "c_clone": dispatch["c_kernels"]}
     return {"cpu": cpu, "features": [f for f in RELEVANT_FEATURES if f in flags], "dispatch": dispatch,

@@ -245,8 +245,11 @@ class LagrangeCode:
             return D
         return D[:, np.argsort(np.argsort(workers))]
 
-    def decode(self, results: Mapping, degree: int, *, backend=None, check=True):
+    def decode(self, results: Mapping, degree: int, *, backend=None, check=True, summed=False):
         """Recover f(X_k, W) = h(beta_k) for k = 1..K from the workers' h(alpha_i) (eq. 21).
+
+        ``summed=True`` returns their sum over k instead (eq. 22), in the same single combination:
+        the decoding matrix's rows are summed first, (1ᵀD) R rather than 1ᵀ(D R).
 
         Parameters
         ----------
@@ -259,7 +262,8 @@ class LagrangeCode:
 
         Returns
         -------
-        int64 array of shape (K, *result shape): block k is f applied to data block k.
+        int64 array of shape (K, *result shape): block k is f applied to data block k
+        (``summed``: of the result shape, the sum of the K blocks).
 
         Raises
         ------
@@ -284,8 +288,11 @@ class LagrangeCode:
             )
         workers = self._check_workers(list(results)[:need])
         stacked, shape = _poly.stack_evaluations(results, workers, self.field.p, "result", check)
-        out = modcombine(self.decoding_matrix(workers), stacked, self.field, backend=backend, check=False)
-        return out.reshape((self.K,) + tuple(shape))
+        D = self.decoding_matrix(workers)
+        if summed:
+            D = (D.sum(axis=0, keepdims=True) % self.field.p)     # K entries below p each: no overflow
+        out = modcombine(D, stacked, self.field, backend=backend, check=False)
+        return out.reshape(tuple(shape)) if summed else out.reshape((self.K,) + tuple(shape))
 
     def unpad(self, decoded, m: int):
         """Concatenate K decoded row blocks (K, rows, ...) and drop the zero padding: (m, ...).

@@ -84,8 +84,23 @@ def test_tunes_once_caches_and_reads_back(tuning, monkeypatch):
     monkeypatch.setattr(autotune, "_routes", {})
     assert autotune.route("modmatmul", 65521, shape) == chosen
     assert pp.kernel_info()["routes"]["modmatmul"]["16-bit"]["shapes"]["gemm"] == f"{chosen} (tuned)"
-    # small problems are never tuned
-    assert autotune.route("modmatmul", 65521, (8, 8, 8)) == autotune.STATIC_ROUTE
+    # small problems are never tuned: tiny ones take the C kernels (least call cost)
+    assert autotune.route("modmatmul", 65521, (8, 8, 8)) == "cython"
+    assert autotune.route("modmatmul", 65521, (1024, 1024, 1)) == autotune.STATIC_ROUTE
+
+
+def test_small_calls_route_by_call_cost_and_stay_exact(monkeypatch, rng):
+    monkeypatch.delenv("PYPRIVML_ROUTE", raising=False)
+    assert autotune.small_route("modmatmul", (400, 101, 1)) == "cython"          # below TINY_WORK
+    assert autotune.small_route("modmatvec", (1024, 1024, 1)) == autotune.STATIC_ROUTE
+    assert autotune.small_route("modcombine", (8, 16, 4096)) == "cython"         # every small combine
+    for p in (251, 2**25 - 39, 4294967291):
+        A = rng.integers(0, p, size=(400, 101), dtype=np.int64)
+        w = rng.integers(0, p, size=(101, 1), dtype=np.int64)
+        C = rng.integers(0, p, size=(3, 400), dtype=np.int64)
+        ref = get_backend("numpy")
+        assert np.array_equal(pp.modmatmul(A, w, p), ref.matmul(A, w, p))
+        assert np.array_equal(pp.modcombine(C, A, p), ref.combine(C, A, p))
 
 
 def test_an_inexact_route_is_never_chosen(tuning, monkeypatch):

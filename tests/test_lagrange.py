@@ -237,6 +237,23 @@ def test_decode_uses_first_threshold_results_in_mapping_order(rng):
     assert not np.array_equal(code.unpad(code.decode(results, 1), 4), X)
 
 
+@pytest.mark.parametrize("p", [251, 2**25 - 39, 4294967291])
+def test_decode_summed_is_the_sum_of_the_blocks(p, rng):
+    """summed=True folds eq. (22)'s sum into the decoding matrix: the same field elements as
+    summing the K decoded blocks, for any order of the responding workers."""
+    code = pp.LagrangeCode(p, N=20, K=4, T=2)
+    need = code.recovery_threshold(3)
+    workers = list(rng.permutation(20)[:need])
+    results = {int(w): rng.integers(0, p, size=(7, 3), dtype=np.int64) for w in workers}
+    blocks = code.decode(results, 3)
+    want = np.zeros((7, 3), dtype=object)
+    for k in range(code.K):
+        want = (want + blocks[k].astype(object)) % p
+    got = code.decode(results, 3, summed=True)
+    assert got.shape == (7, 3) and got.dtype == np.int64
+    assert np.array_equal(got.astype(object), want)
+
+
 def test_decoding_matrix_cached_and_order_independent():
     code = pp.LagrangeCode(F, N=6, K=2, T=1)
     D = code.decoding_matrix([4, 1, 2])

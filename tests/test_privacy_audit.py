@@ -43,10 +43,16 @@ class _Recorder:
         monkeypatch.setattr(SecureRandom, "field_elements", recording_draw)
 
     def drawn(self, values) -> bool:
-        """Whether ``values`` (flattened) is the first row of some recorded draw."""
+        """Whether ``values`` (flattened) is the first row of some recorded draw, or one of its
+        equal consecutive parts (the BGW/BH08 master shares the same-shape secrets of all groups
+        in one call, so one draw holds every group's masks side by side)."""
         v = np.asarray(values).reshape(-1)
-        return any(d.ndim >= 1 and d.reshape(d.shape[0], -1)[0].size == v.size
-                   and np.array_equal(d.reshape(d.shape[0], -1)[0], v) for _, d in self.draws)
+        for _, d in self.draws:
+            row = d.reshape(d.shape[0], -1)[0] if d.ndim >= 1 and d.size else None
+            if row is not None and v.size and row.size % v.size == 0:
+                if any(np.array_equal(part, v) for part in row.reshape(-1, v.size)):
+                    return True
+        return False
 
 
 def _received(run, rank):

@@ -28,6 +28,7 @@ and prints the table.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -44,7 +45,7 @@ from . import threads
 from .cpu import cpu_flags, cpu_info
 
 __all__ = ["route", "tune", "tune_all", "ensure_tuned", "forced_route", "tuning_enabled", "cache_path", "prime_class",
-           "shape_class", "PRIMITIVES", "PRIME_CLASSES", "SMALL_WORK", "STATIC_ROUTE"]
+           "shape_class", "small_route", "PRIMITIVES", "PRIME_CLASSES", "SMALL_WORK", "TINY_WORK", "STATIC_ROUTE"]
 
 PRIMITIVES = ("modmatmul", "modmatvec", "modmatvec_t", "modcombine")
 #: Prime classes by bit length, each tuned at its largest prime (the most limbs of its class).
@@ -53,6 +54,10 @@ PRIME_CLASSES = {"8-bit": 251, "16-bit": 65521, "24-bit": 16777213, "28-bit": 26
 SMALL_WORK = 1 << 22
 #: The route of untuned classes (and of every class with tuning off).
 STATIC_ROUTE = "numba"
+#: Below this many multiply-adds (and for every small modcombine) the C kernels' call costs
+#: least: 11-25 µs against Numba's 20-70 µs for a parallel launch, measured at the shapes of one
+#: protocol iteration with d = 100 (docs/BENCHMARKS.md); Numba's threads pay from about 2**20.
+TINY_WORK = 1 << 17
 #: Representative (n, k, m) per (primitive, shape class): big enough to be past call overheads
 #: (the int8 route overtakes the integer tiles only from about n = 1024), small enough that a
 #: class tunes in a second or two.
@@ -210,7 +215,9 @@ def route(primitive: str, p: int, shape: tuple) -> str:
     if forced is not None:
         return forced
     sclass = shape_class(primitive, shape)
-    if sclass == "small" or not tuning_enabled():
+    if sclass == "small":
+        return small_route(primitive, shape)
+    if not tuning_enabled():
         return STATIC_ROUTE
     pclass = prime_class(p)
     key = _key(primitive, pclass, sclass)
@@ -220,6 +227,26 @@ def route(primitive: str, p: int, shape: tuple) -> str:
                 data["routes"][key] = tune(primitive, PRIME_CLASSES[pclass], sclass)
             _routes[key] = data["routes"][key]["route"]
     return _routes[key]
+
+
+def small_route(primitive: str, shape: tuple) -> str:
+    """The route of a call below :data:`SMALL_WORK`: the C kernels for tiny products and small
+    combinations (their call costs least, :data:`TINY_WORK`), else :data:`STATIC_ROUTE`."""
+    n, k, m = (int(v) for v in shape)
+    if (primitive == "modcombine" or n * k * m < TINY_WORK) and _has_c_kernels():
+        return "cython"
+    return STATIC_ROUTE
+
+
+@functools.lru_cache(maxsize=1)
+def _has_c_kernels() -> bool:
+    from . import get_backend
+
+    try:
+        get_backend("cython")
+    except ImportError:
+        return False
+    return True
 
 
 def cached_routes() -> dict:

@@ -275,8 +275,7 @@ class _Master(RegressionMaster):
         W = quantize_stochastic(np.zeros(d), self.cfg.lw, self.F, copies=r, seed=0)
         self._encode(W, replicated=True)
         fake = {i: np.zeros(d, dtype=np.int64) for i in range(self.needed)}
-        totals = [modcombine(np.ones((1, self.K), dtype=np.int64), code.decode(fake, 2 * r + 1), code.field,
-                             check=False)[0] for code in self.codes]
+        totals = [code.decode(fake, 2 * r + 1, summed=True) for code in self.codes]
         self.real_gradient(np.stack(totals) if self.multi else totals[0])
 
     def private_gradient(self, it, Wbar):
@@ -310,9 +309,7 @@ class _Master(RegressionMaster):
             totals = []
             for j, code in enumerate(self.codes):                    # the same workers for every prime
                 results = {rank - 1: (f[j] if self.multi else f) for rank, f in got.items()}
-                blocks = code.decode(results, 2 * self.plan.r + 1)                              # eq. (21)
-                totals.append(modcombine(np.ones((1, self.K), dtype=np.int64), blocks, code.field,
-                                         check=False)[0])                                       # eq. (22)
+                totals.append(code.decode(results, 2 * self.plan.r + 1, summed=True))          # eqs. (21)-(22)
             total = np.stack(totals) if self.multi else totals[0]
         if self.keep_decoded:
             self.decoded.append(self.crt.lift(total) if self.multi else total)

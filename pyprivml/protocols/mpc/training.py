@@ -244,6 +244,7 @@ class _MPCMaster(RegressionMaster):
         self.rng = SecureRandom()
         self.rounds = 0
         self.gram = config.uses_gram(max(b - a for a, b in self.blocks), self.X.shape[1])
+        self.opening = np.concatenate([g.recombination() for g in self.groups])[None, :]
 
     def parameters(self) -> dict:
         params = self.cfg.public_parameters()
@@ -254,12 +255,22 @@ class _MPCMaster(RegressionMaster):
     def _share(self, values, tag, phase):
         """Shamir-share ``values`` inside every group (D.1) and send each worker its share."""
         with self.timer("encoding"):
-            shares = [shamir_share(v, g.n, g.T, self.F, rng=self.rng, points=g.points)
-                      for g, v in zip(self.groups, values)]
+            shares = self._share_in_groups(values)
         with self.transport.in_phase(phase):
             for g, sh in zip(self.groups, shares):
                 for k, rank in enumerate(g.ranks):
                     self.transport.send(sh[k], rank, tag)
+
+    def _share_in_groups(self, values) -> list:
+        """Group g's shares of ``values[g]`` (each entry with its own fresh random polynomial). Every
+        group has the same points 1..2T+1 (sharing.py), so same-shape values are shared in one call:
+        the shares of a stack are the stack of the shares."""
+        g0 = self.groups[0]
+        if len({np.shape(v) for v in values}) == 1:
+            stacked = shamir_share(np.stack(values), g0.n, g0.T, self.F, rng=self.rng, points=g0.points)
+            return [stacked[:, g] for g in range(len(self.groups))]
+        return [shamir_share(v, g.n, g.T, self.F, rng=self.rng, points=g.points)
+                for g, v in zip(self.groups, values)]
 
     def announce(self):
         with self.transport.in_phase("control"):
@@ -287,11 +298,10 @@ class _MPCMaster(RegressionMaster):
             results = [[t.recv(source=rank, tag=TAGS.result)[0] for rank in g.ranks] for g in self.groups]
         self.used.append([r for g in self.groups for r in g.ranks])
         with self.timer("decoding"):
-            total = np.zeros(Wbar.shape[0], dtype=np.int64)
-            for g, res in zip(self.groups, results):
-                opened = modcombine(g.recombination()[None, :], np.stack(res), F,
-                                    check=False)[0]            # degree 2T from all 2T+1 shares
-                total = modadd(total, opened, F, check=False)  # eq. (22): sum over the G blocks
+            # Each group's degree-2T result opened from all 2T+1 shares, and eq. (22)'s sum over the
+            # G blocks, in one combination: the groups' recombination vectors side by side.
+            total = modcombine(self.opening, np.concatenate([np.stack(res) for res in results]), F,
+                               check=False)[0]
         return total
 
     def finish(self) -> float:
