@@ -34,7 +34,7 @@ import functools
 
 import numpy as np
 
-from .backends import backend_for, get_backend
+from .backends import backend_for, entrywise_route, get_backend
 from .field import as_field, check_elements
 from .interop import field_from, unwrap, wrap
 
@@ -46,6 +46,8 @@ def _interop(fn):
     its result back in the same kind (:mod:`pyprivml.interop`)."""
     @functools.wraps(fn)
     def accepting(a, b, field=None, **options):
+        if type(a) is np.ndarray and type(b) is np.ndarray and field is not None:
+            return fn(a, b, field, **options)    # plain arrays: nothing to unwrap (the common call)
         (a, origin_a), (b, origin_b) = unwrap(a, "the first operand"), unwrap(b, "the second operand")
         field = field_from((origin_a, origin_b), field, fn.__name__)
         return wrap(fn(a, b, field, **options), (origin_a, origin_b))
@@ -134,6 +136,8 @@ def modcombine(C, X, field=None, *, backend=None, check=True):
 
 
 def _entrywise(name, op, a, b, field, backend, check):
+    if backend is None:   # tiny operations: the backend with the least call cost
+        backend = entrywise_route(max(np.size(a), np.size(b)), a, b)
     be, F, (a, b) = _operands(name, backend, field, (a, b), check, labels=("a", "b"))
     try:
         np.broadcast_shapes(tuple(a.shape), tuple(b.shape))

@@ -101,6 +101,17 @@ def test_small_calls_route_by_call_cost_and_stay_exact(monkeypatch, rng):
         ref = get_backend("numpy")
         assert np.array_equal(pp.modmatmul(A, w, p), ref.matmul(A, w, p))
         assert np.array_equal(pp.modcombine(C, A, p), ref.combine(C, A, p))
+        assert np.array_equal(pp.modmul(A, A, p), ref.mul(A, A, p))             # entry-wise, tiny
+        assert np.array_equal(pp.modadd(A[0], 5, p), ref.add(A[0], np.int64(5), p))
+
+
+def test_tiny_entrywise_operations_take_the_c_kernels_unless_a_backend_is_chosen(monkeypatch):
+    from pyprivml.backends import entrywise_route
+
+    monkeypatch.delenv("PYPRIVML_BACKEND", raising=False)
+    assert entrywise_route(400) == "cython" and entrywise_route(autotune.TINY_WORK) is None
+    monkeypatch.setenv("PYPRIVML_BACKEND", "numba")       # a chosen default is never overridden
+    assert entrywise_route(400) is None
 
 
 def test_an_inexact_route_is_never_chosen(tuning, monkeypatch):

@@ -50,7 +50,8 @@ import importlib
 import os
 from types import ModuleType
 
-__all__ = ["available_backends", "set_backend", "get_backend", "backend_for", "cuda_available",
+__all__ = ["available_backends", "set_backend", "get_backend", "backend_for", "entrywise_route", "default_backend_name",
+           "cuda_available",
            "BACKEND_NAMES"]
 
 BACKEND_NAMES = ("numpy", "numba", "cython", "blas", "int8", "cupy")
@@ -110,12 +111,17 @@ def _is_cupy_array(x) -> bool:
     return type(x).__module__.startswith("cupy")
 
 
+def default_backend_name() -> str:
+    """The backend of calls that name none: set_backend's, else PYPRIVML_BACKEND, else "auto"."""
+    return _current or os.environ.get("PYPRIVML_BACKEND", "auto")
+
+
 def get_backend(name: str | None = None, *arrays) -> ModuleType:
     """The backend module for an explicit `name`, else the default (set_backend, then the
     environment variable PYPRIVML_BACKEND, then "auto"). "auto" picks CuPy when given CuPy
     arrays, otherwise the fastest available CPU backend."""
     if name is None:
-        name = _current or os.environ.get("PYPRIVML_BACKEND", "auto")
+        name = default_backend_name()
     if name != "auto":
         return _load(name)
     if any(_is_cupy_array(a) for a in arrays):
@@ -133,9 +139,21 @@ def backend_for(name: str | None, primitive: str, p: int, shape: tuple, *arrays)
     modulo p: an explicit or default `name` as in :func:`get_backend`, and for ``"auto"`` on
     host arrays the route ``PYPRIVML_ROUTE`` forces or the autotuner picks."""
     if name is None:
-        name = _current or os.environ.get("PYPRIVML_BACKEND", "auto")
+        name = default_backend_name()
     if name == "auto" and not any(_is_cupy_array(a) for a in arrays):
         from . import autotune
 
         name = autotune.route(primitive, p, shape)
     return get_backend(name, *arrays)
+
+
+def entrywise_route(size: int, *arrays) -> str | None:
+    """The backend name for one entry-wise operation on ``size`` entries when the call names
+    none: under the default "auto", on host arrays below
+    :data:`~pyprivml.backends.autotune.TINY_WORK` entries, the C kernels (least call cost);
+    otherwise None (the default backend)."""
+    if default_backend_name() != "auto" or any(_is_cupy_array(a) for a in arrays):
+        return None
+    from . import autotune
+
+    return "cython" if size < autotune.TINY_WORK and autotune.has_c_kernels() else None

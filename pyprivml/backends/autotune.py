@@ -233,13 +233,14 @@ def small_route(primitive: str, shape: tuple) -> str:
     """The route of a call below :data:`SMALL_WORK`: the C kernels for tiny products and small
     combinations (their call costs least, :data:`TINY_WORK`), else :data:`STATIC_ROUTE`."""
     n, k, m = (int(v) for v in shape)
-    if (primitive == "modcombine" or n * k * m < TINY_WORK) and _has_c_kernels():
+    if (primitive == "modcombine" or n * k * m < TINY_WORK) and has_c_kernels():
         return "cython"
     return STATIC_ROUTE
 
 
 @functools.lru_cache(maxsize=1)
-def _has_c_kernels() -> bool:
+def has_c_kernels() -> bool:
+    """Whether the C extension (the "cython" backend) is built and loads."""
     from . import get_backend
 
     try:

@@ -135,4 +135,5 @@ def launch(role, size: int, kind: str = "auto", *, network: NetworkModel | None 
         traceback.print_exc()
         sys.stderr.flush()
         t.comm.Abort(1)
+    t.close()  # the doorbells' pipes; the transport itself still works (polling)
     return LaunchResult("mpi", t.rank, results, transports)
