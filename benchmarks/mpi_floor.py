@@ -6,7 +6,12 @@ decoding, no metrics. What a worker does with the vector is ``--work``:
 
 * ``none``: it sends the vector straight back (the pure messaging round);
 * ``gram``: it answers G w mod p with its own d x d matrix G through ``pyprivml.modmatvec`` (the
-  BGW/BH08 Gram variant's whole per-iteration work, and the memory traffic of N matrices).
+  BGW/BH08 Gram variant's whole per-iteration work, and the memory traffic of N matrices);
+* ``spin``: it computes for ``--worker-us`` microseconds first (a stand-in for any work).
+
+``--master-us`` makes the master compute that long before each round's sends (its encoding and
+decoding), so that waiting strategies can be compared where they matter: with more ranks than
+cores, a receiver that spins takes the core from one that works.
 
 ``--via raw`` uses mpi4py's blocking ``Send``/``Recv`` on buffers (MPICH's receive busy-polls),
 ``--via transport`` pyprivml's :class:`~pyprivml.comm.MPITransport`. Prints the median and the
@@ -29,12 +34,22 @@ from pyprivml.linalg import modmatvec
 from pyprivml.threads import set_num_threads
 
 
+def _compute(seconds: float) -> None:
+    """Keep a core busy for `seconds` (NumPy arithmetic, not sleep)."""
+    end = time.perf_counter() + seconds
+    x = np.ones(64)
+    while time.perf_counter() < end:
+        x *= 1.0000001
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--iters", type=int, default=400)
     parser.add_argument("--p", type=int, default=2**25 - 39)
-    parser.add_argument("--work", choices=("none", "gram"), default="none")
+    parser.add_argument("--work", choices=("none", "gram", "spin"), default="none")
+    parser.add_argument("--master-us", type=float, default=0.0)
+    parser.add_argument("--worker-us", type=float, default=30.0)
     parser.add_argument("--via", choices=("raw", "transport"), default="raw")
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
@@ -45,12 +60,14 @@ def main() -> None:
     w = np.zeros(args.d, dtype=np.int64)
     modmatvec(G, w, F, check=False)          # compile before timing
     t = MPITransport() if args.via == "transport" else None
-    reply = (lambda x: modmatvec(G, x, F, check=False)) if args.work == "gram" else (lambda x: x)
+    reply = {"none": lambda x: x, "gram": lambda x: modmatvec(G, x, F, check=False),
+             "spin": lambda x: (_compute(args.worker_us * 1e-6), x)[1]}[args.work]
     comm.Barrier()
     rounds = []
     for _ in range(args.iters):
         start = time.perf_counter()
         if rank == 0:
+            _compute(args.master_us * 1e-6)
             if t is None:
                 for r in range(1, size):
                     comm.Send(w, dest=r, tag=1)
@@ -69,7 +86,7 @@ def main() -> None:
         rounds.append(time.perf_counter() - start)
     if rank == 0:
         ms = np.array(rounds[args.iters // 10:]) * 1e3
-        print(f"N={size - 1} d={args.d} work={args.work} via={args.via}: median {np.median(ms):.3f} ms per round "
+        print(f"N={size - 1} d={args.d} work={args.work} master {args.master_us:g} us via={args.via}: median {np.median(ms):.3f} ms per round "
               f"(p10 {np.percentile(ms, 10):.3f}, p90 {np.percentile(ms, 90):.3f})")
 
 

@@ -12,8 +12,8 @@ for each class of prime and shape (the autotuner's choices once it has tuned the
 ['backends', 'cpu', 'dispatch', 'features', 'route_cache', 'routes']
 >>> info["routes"]["modmatmul"]["16-bit"]["reduction"]
 'delayed: one reduction per 4297065216 products'
->>> info["routes"]["modmatmul"]["16-bit"]["shapes"]["small"]
-'numba (static)'
+>>> info["routes"]["modmatmul"]["16-bit"]["shapes"]["small"]   # C kernels for tiny calls if built
+'cython (tiny), numba (static)'
 """
 
 from __future__ import annotations

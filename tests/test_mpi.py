@@ -205,6 +205,9 @@ def test_codedprivateml_under_mpiexec_matches_the_float_baseline(tmp_path):
     assert final >= base - 0.01
     assert data["bytes"]["data"] == 4 * 289 * 65 * 8  # K = 1: every worker holds a full-size coded X
     assert all(len(u) == 4 for u in data["meta"]["workers_used_per_iteration"])  # threshold 3(K+T-1)+1
+    per_iteration = data["meta"]["iteration_seconds"]      # the master's clock between updates
+    assert len(per_iteration) == 25 and all(s > 0 for s in per_iteration)
+    assert sum(per_iteration) <= data["seconds"]["total"]
 
 
 def test_irene_bootstrap_under_mpiexec(tmp_path):
