@@ -85,29 +85,35 @@ PPML_HOT void combine_rows(int rows, size_t k, size_t L, const uint32_t *c, size
         combine_block(rows, L - j, k, c, ldc, X + j, ldx, out + j, ldo, md);
 }
 
-/* For p too large for delayed reduction: each product reduced, sums folded every 2**31 terms. */
+/* For p too large for delayed reduction: each product's 32-bit halves summed apart (as
+ * dot_per_product in modmatmul.c), the halves folded every PPML_PER_PRODUCT_CHUNK terms. */
 PPML_HOT void combine_per_product(size_t n, size_t k, size_t L, const uint32_t *Cf, size_t ldcf,
                                 const uint32_t *X, size_t ldx, int64_t *out, size_t ldo,
                                 const ppml_modulus *md)
 {
-    const uint64_t p = md->p, two32 = md->two32;
-    const double inv = md->inv;
-    uint64_t acc[LB];
+    uint64_t hi[LB], lo[LB], total[LB];
     for (size_t j0 = 0; j0 < L; j0 += LB) {
         const size_t len = min_size(LB, L - j0);
         for (size_t i = 0; i < n; ++i) {
-            memset(acc, 0, len * sizeof *acc);
-            for (size_t t = 0; t < k; ++t) {
-                if (t > 0 && t % PPML_PER_PRODUCT_CHUNK == 0)
-                    for (size_t j = 0; j < len; ++j)
-                        acc[j] = ppml_reduce(acc[j], p, two32, inv);
-                const uint64_t c = Cf[i * ldcf + t];
-                const uint32_t *restrict x = X + t * ldx + j0;
+            memset(total, 0, len * sizeof *total);
+            for (size_t t0 = 0; t0 < k; t0 += PPML_PER_PRODUCT_CHUNK) {
+                const size_t end = min_size(k, t0 + PPML_PER_PRODUCT_CHUNK);
+                memset(hi, 0, len * sizeof *hi);
+                memset(lo, 0, len * sizeof *lo);
+                for (size_t t = t0; t < end; ++t) {
+                    const uint64_t c = Cf[i * ldcf + t];
+                    const uint32_t *restrict x = X + t * ldx + j0;
+                    for (size_t j = 0; j < len; ++j) {
+                        const uint64_t prod = c * x[j];
+                        hi[j] += prod >> 32;
+                        lo[j] += prod & 0xFFFFFFFFu;
+                    }
+                }
                 for (size_t j = 0; j < len; ++j)
-                    acc[j] += ppml_reduce(c * x[j], p, two32, inv);
+                    total[j] = REDUCE(total[j] + ppml_fold_halves(hi[j], lo[j], md), md);
             }
             for (size_t j = 0; j < len; ++j)
-                out[i * ldo + j0 + j] = (int64_t)ppml_reduce(acc[j], p, two32, inv);
+                out[i * ldo + j0 + j] = (int64_t)total[j];
         }
     }
 }

@@ -35,7 +35,7 @@
 
 /* Below this many delayed terms (p above about 2**29.5) every product is reduced on its own. */
 #define PPML_SMALL_BLOCK 32
-/* Sums of reduced products (each < p < 2**32) are folded before 2**31 of them pile up. */
+/* Sums of products' 32-bit halves (each < 2**32) are folded before 2**31 of them pile up. */
 #define PPML_PER_PRODUCT_CHUNK ((size_t)1 << 31)
 
 typedef struct {
@@ -69,6 +69,13 @@ static inline uint64_t ppml_reduce(uint64_t x, uint64_t p, uint64_t two32, doubl
 }
 
 #define REDUCE(v, md) ppml_reduce((v), (md)->p, (md)->two32, (md)->inv)
+
+/* (hi 2**32 + lo) mod p for any 64-bit hi and lo: the sums of products' high and low halves that
+ * the per-product paths keep. REDUCE(hi) < p and 2**32 mod p < p, so their product fits. */
+static inline uint64_t ppml_fold_halves(uint64_t hi, uint64_t lo, const ppml_modulus *md)
+{
+    return REDUCE(REDUCE(REDUCE(hi, md) * md->two32, md) + REDUCE(lo, md), md);
+}
 
 static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 

@@ -50,6 +50,24 @@ def test_kernels_match_python_integers_at_the_reduction_bound(p, rng):
         assert np.array_equal(_native.matvec_t(u32(B), u32(A[1]), p), want[1])
 
 
+@pytest.mark.parametrize("p", [2147483647, 2774722721, 3202412033, 4294967291])
+def test_large_primes_sum_product_halves_exactly_over_long_rows(p, rng):
+    """Above about 2**29.5 the kernels sum each product's 32-bit halves apart instead of reducing
+    every product: exact against Python integers for long inner dimensions of all-(p - 1) and
+    random entries, and for a random row with a zero."""
+    for k in (1, 7, 1000, 4099):
+        A = np.full((3, k), p - 1, dtype=np.int64)
+        A[1] = rng.integers(0, p, k)
+        A[2, 0] = 0
+        B = np.full((k, 5), p - 1, dtype=np.int64)
+        B[:, 1] = rng.integers(0, p, k)
+        want = exact_matmul(A, B, p)
+        assert np.array_equal(_native.matmul(u32(A), u32(B.T), p), want)
+        assert np.array_equal(_native.combine(u32(A), u32(B), p), want)
+        assert np.array_equal(_native.matvec(u32(A), u32(B[:, 1]), p), want[:, 1])
+        assert np.array_equal(_native.matvec_t(u32(B), u32(A[1]), p), want[1])
+
+
 def test_empty_shapes():
     p = 97
     assert _native.matmul(u32(np.zeros((0, 3))), u32(np.zeros((4, 3))), p).shape == (0, 4)
