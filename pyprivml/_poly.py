@@ -180,6 +180,12 @@ def stack_evaluations(results, workers, p: int, what: str, check: bool = True):
     for w, a in zip(workers, arrays):
         if a.shape != shape:
             raise ValueError(f"{what} of worker {w} has shape {a.shape}, worker {workers[0]}'s has {shape}")
-        if check:
-            check_elements(a, p, f"{what} of worker {w}")
-    return xp.stack([a.reshape(-1) for a in arrays]), shape
+    stacked = xp.stack([a.reshape(-1) for a in arrays])
+    if check:
+        try:
+            check_elements(stacked, p, what)            # one pass over all results
+        except (TypeError, ValueError):
+            for w, a in zip(workers, arrays):           # name the worker whose result is wrong
+                check_elements(a, p, f"{what} of worker {w}")
+            raise
+    return stacked, shape

@@ -278,8 +278,10 @@ def test_decode_bad_inputs():
         code.decode({0: z, "1": z}, degree=1)
     with pytest.raises(ValueError, match="result of worker 1 has shape"):
         code.decode({0: z, 1: np.zeros(3, dtype=np.int64)}, degree=1)
-    with pytest.raises(ValueError, match="outside the field"):
-        code.decode({0: z, 1: z + P}, degree=1)
+    with pytest.raises(ValueError, match="result of worker 1 has entries .* outside the field"):
+        code.decode({0: z, 1: z + P}, degree=1)          # the worker whose result is wrong is named
+    with pytest.raises(TypeError, match="result of worker 0 has dtype float64"):
+        code.decode({0: z.astype(float), 1: z}, degree=1)
     with pytest.raises(TypeError, match="mapping"):
         code.decode([z, z], degree=1)
     with pytest.raises(ValueError, match="degree must be >= 0"):

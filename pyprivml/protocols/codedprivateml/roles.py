@@ -62,7 +62,7 @@ from ..regression import RegressionMaster, RegressionResult, float_references, g
 from ..tags import tags_for
 from .config import CodedPrivateMLConfig
 
-__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "GramWorker",
+__all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "DegreeOneWorker",
            "plaintext_gradient_field", "encode_shares",
            "CodedPrivateMLResult", "TAGS"]
 
@@ -81,28 +81,33 @@ def worker_compute(Xt, Wt, coefficients, field: PrimeField) -> np.ndarray:
     return modmatvec(Xt, s, field, transpose=True, check=False)
 
 
-class GramWorker:
-    """The same f(X̃_i, W̃_i) for degree r = 1, from X̃_i^T X̃_i computed once (issue 13, item 6).
+class DegreeOneWorker:
+    """The same f(X̃_i, W̃_i) for degree r = 1, with X̃_iᵀ1 computed once (issue 13, item 6).
 
-    With r = 1, s̄ = c̄_0 + c̄_1 X̃_i w̃, so X̃_i^T s̄ = c̄_0 X̃_i^T 1 + c̄_1 (X̃_i^T X̃_i) w̃ over F_p:
-    the same polynomial of the same degree, so the result is identical bit for bit, and an
-    iteration costs O(d²) instead of O(m d / K). :func:`~pyprivml.protocols.regression.gram_pays`
-    says when that is cheaper."""
+    With r = 1, s̄ = c̄_0 + c̄_1 X̃_i w̃, so X̃_iᵀs̄ = c̄_0 X̃_iᵀ1 + c̄_1 X̃_iᵀ(X̃_i w̃) over F_p: the same
+    polynomial of the same degree, so the result is identical bit for bit, in three kernel calls.
+    ``gram=True`` also computes X̃_iᵀX̃_i once and answers c̄_0 X̃_iᵀ1 + c̄_1 (X̃_iᵀX̃_i) w̃: an
+    iteration then costs O(d²) instead of O(m d / K);
+    :func:`~pyprivml.protocols.regression.gram_pays` says when that is cheaper."""
 
-    def __init__(self, Xt, coefficients, field: PrimeField):
+    def __init__(self, Xt, coefficients, field: PrimeField, *, gram: bool = False):
         if len(coefficients) != 2:
-            raise ValueError(f"the Gram shortcut is for degree r = 1 (2 coefficients), got {len(coefficients)}")
-        Xt = np.asarray(Xt, dtype=np.int64)
-        XtT = np.ascontiguousarray(Xt.T)
+            raise ValueError(f"the degree-one form is for degree r = 1 (2 coefficients), got {len(coefficients)}")
+        self.Xt = np.ascontiguousarray(Xt, dtype=np.int64)
         self.field = field
-        self.gram = modmatmul(XtT, Xt, field, check=False)                       # X̃ᵀX̃, once
-        self.column_sums = modmatvec(Xt, np.ones(Xt.shape[0], dtype=np.int64), field, transpose=True, check=False)
-        self.coefficients = np.asarray(coefficients, dtype=np.int64)
+        self.gram = modmatmul(np.ascontiguousarray(self.Xt.T), self.Xt, field, check=False) if gram else None
+        self.column_sums = modmatvec(self.Xt, np.ones(self.Xt.shape[0], dtype=np.int64), field, transpose=True,
+                                     check=False)
+        self.coefficients = np.asarray(coefficients, dtype=np.int64).reshape(1, 2)
 
     def __call__(self, Wt) -> np.ndarray:
-        Gw = modmatvec(self.gram, np.asarray(Wt, dtype=np.int64).reshape(-1), self.field, check=False)
-        c = self.coefficients.reshape(1, 2)
-        return modcombine(c, np.stack([self.column_sums, Gw]), self.field, check=False)[0]
+        w = np.asarray(Wt, dtype=np.int64).reshape(-1)
+        if self.gram is not None:
+            XtXw = modmatvec(self.gram, w, self.field, check=False)                          # (X̃ᵀX̃) w̃
+        else:
+            XtXw = modmatvec(self.Xt, modmatvec(self.Xt, w, self.field, check=False), self.field,
+                             transpose=True, check=False)                                   # X̃ᵀ(X̃ w̃)
+        return modcombine(self.coefficients, np.stack([self.column_sums, XtXw]), self.field, check=False)[0]
 
 
 def corrupt(f, mode: str, field: PrimeField, *, alpha: int, rng) -> np.ndarray:
@@ -143,8 +148,10 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     fault_rng = np.random.default_rng(transport.rank)
     start = transport.now()
     rows, d = shares[0].shape
-    use_gram = gram_pays(rows, d, config.max_iter, len(coefficients[0]) - 1)
-    computes = [GramWorker(X_, c, F) if use_gram else partial(worker_compute, X_, coefficients=c, field=F)
+    use_gram = gram_pays(rows, d, config.max_iter, len(coefficients[0]) - 1)   # never for r > 1
+    degree = len(coefficients[0]) - 1
+    computes = [DegreeOneWorker(X_, c, F, gram=use_gram) if degree == 1
+                else partial(worker_compute, X_, coefficients=c, field=F)
                 for X_, c, F in zip(shares, coefficients, fields)]
     setup_seconds = transport.now() - start
 
