@@ -93,9 +93,12 @@ class DegreeOneWorker:
     def __init__(self, Xt, coefficients, field: PrimeField, *, gram: bool = False):
         if len(coefficients) != 2:
             raise ValueError(f"the degree-one form is for degree r = 1 (2 coefficients), got {len(coefficients)}")
-        self.Xt = np.ascontiguousarray(Xt, dtype=np.int64)
+        # Field elements below p < 2**32 are exact in uint32: half the memory traffic of int64 per
+        # iteration, and the kernels read uint32 operands without converting them on every call.
+        self.Xt = np.ascontiguousarray(Xt, dtype=np.uint32)
         self.field = field
-        self.gram = modmatmul(np.ascontiguousarray(self.Xt.T), self.Xt, field, check=False) if gram else None
+        self.gram = (modmatmul(np.ascontiguousarray(self.Xt.T), self.Xt, field, check=False).astype(np.uint32)
+                     if gram else None)
         self.column_sums = modmatvec(self.Xt, np.ones(self.Xt.shape[0], dtype=np.int64), field, transpose=True,
                                      check=False)
         self.coefficients = np.asarray(coefficients, dtype=np.int64).reshape(1, 2)

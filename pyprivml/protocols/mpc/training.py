@@ -204,14 +204,16 @@ def mpc_worker(transport, cfg: MPCConfig) -> dict:
     reducer.prepare(0 if gram else cfg.max_iter * _elements_per_iteration(rows, cfg.degree))
     with transport.in_phase("data"):
         X, _ = transport.recv(source=0, tag=TAGS.data)        # [X'_g]_T (D.1), or [H_g]_T (Gram variant)
+    if gram:  # [G_g]_T contiguous, in uint32 (shares < p < 2**32): read as is by the kernels every iteration
+        G, u = np.ascontiguousarray(X[:, :-1], dtype=np.uint32), np.ascontiguousarray(X[:, -1])
     for _ in range(cfg.max_iter):
         with transport.in_phase("weights"):
             W, _ = transport.recv(source=0, tag=TAGS.weights)
         t0, red0 = transport.now(), reducer.online_seconds
         with transport.in_phase("computation"):
             if gram:                                          # c0 [X^T 1]_T + c1 [X^T X]_T [W]_T, degree 2T
-                GW = modmatvec(X[:, :-1], W[:, 0], F, check=False)
-                result = modcombine(c[None, :], np.stack([X[:, -1], GW]), F, check=False)[0]
+                GW = modmatvec(G, W[:, 0], F, check=False)
+                result = modcombine(c[None, :], np.stack([u, GW]), F, check=False)[0]
             else:
                 Z = reducer.matmul(X, W)                      # [X'_g W-bar]_T, one reduction
                 P = [Z[:, 0]]
