@@ -196,7 +196,7 @@ def test_small_round_trips_take_microseconds_and_timeouts_stay_on_time(tmp_path)
 def test_codedprivateml_under_mpiexec_matches_the_float_baseline(tmp_path):
     report = tmp_path / "mpi.json"
     out = _mpiexec(5, ["-m", "pyprivml", "train", "codedprivateml", "--dataset", "digits49", "--case", "1",
-                       "--iters", "25", "--seed", "0", "--no-progress", "--straggle", "2:0.02",
+                       "--iters", "60", "--seed", "0", "--no-progress", "--straggle", "2:0.02",
                        "--report", str(report)])
     assert "codedprivateml on digits49: N=4, K=1, T=1" in out
     data = json.loads(report.read_text())
@@ -206,8 +206,11 @@ def test_codedprivateml_under_mpiexec_matches_the_float_baseline(tmp_path):
     assert data["bytes"]["data"] == 4 * 289 * 65 * 8  # K = 1: every worker holds a full-size coded X
     assert all(len(u) == 4 for u in data["meta"]["workers_used_per_iteration"])  # threshold 3(K+T-1)+1
     per_iteration = data["meta"]["iteration_seconds"]      # the master's clock between updates
-    assert len(per_iteration) == 25 and all(s > 0 for s in per_iteration)
+    assert len(per_iteration) == 60 and all(s > 0 for s in per_iteration)
     assert sum(per_iteration) <= data["seconds"]["total"]
+    # 60 iterations take the Gram shortcut, whose X̃ᵀX̃ runs on the JIT kernels: loaded in the
+    # warm-up, not in the first iteration (about 0.5 s per rank when they were)
+    assert per_iteration[0] < 0.3, f"iteration 0 took {per_iteration[0]:.3f} s"
 
 
 def test_irene_bootstrap_under_mpiexec(tmp_path):

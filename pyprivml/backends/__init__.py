@@ -50,7 +50,10 @@ import importlib
 import os
 from types import ModuleType
 
+import numpy as np
+
 __all__ = ["available_backends", "set_backend", "get_backend", "backend_for", "entrywise_route", "default_backend_name",
+           "warm_up",
            "cuda_available",
            "BACKEND_NAMES"]
 
@@ -145,6 +148,23 @@ def backend_for(name: str | None, primitive: str, p: int, shape: tuple, *arrays)
 
         name = autotune.route(primitive, p, shape)
     return get_backend(name, *arrays)
+
+
+def warm_up(p: int, dtypes=(np.int64, np.uint32)) -> None:
+    """Load (compile on first use, from Numba's cache after) the JIT kernels of the matrix products
+    for operands of ``dtypes`` modulo p, on tiny inputs: protocols call it before their timed
+    phases. Tiny calls themselves take the C kernels (:func:`entrywise_route`,
+    :func:`~pyprivml.backends.autotune.small_route`), so without this the first large call of a
+    run would load them inside an iteration."""
+    try:
+        numba_backend = get_backend("numba")
+    except ImportError:
+        return
+    for dtype in dtypes:
+        a = np.ones((2, 2), dtype=dtype)
+        numba_backend.matmul(a, a, p)
+        numba_backend.matvec(a, a[0], p)
+        numba_backend.combine(a, a, p)
 
 
 def entrywise_route(size: int, *arrays) -> str | None:

@@ -50,6 +50,7 @@ from functools import partial
 
 import numpy as np
 
+from ...backends import warm_up as warm_up_kernels
 from ...comm import ANY_TAG, Transport, TransportTimeout, launch
 from ...field import PrimeField
 from ...lagrange import LagrangeCode
@@ -138,8 +139,9 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     fields = [PrimeField(q) for q in setup["primes"]] if multi else [PrimeField(setup["p"])]
     coefficients = [np.asarray(c, dtype=np.int64) for c in
                     (setup["coefficients"] if multi else [setup["coefficients"]])]
-    # Compile the kernels (JIT backends) on one row of the data's width before any data moves.
+    # Load the kernels (JIT backends, both operand dtypes) before any data moves.
     d = int(setup["columns"])
+    warm_up_kernels(fields[0].p)
     worker_compute(np.zeros((1, d), dtype=np.int64), np.zeros((d, len(coefficients[0]) - 1), dtype=np.int64),
                    coefficients[0], fields[0])
     transport.barrier()
@@ -281,6 +283,7 @@ class _Master(RegressionMaster):
                 r.wait()
 
     def warm_up(self):
+        warm_up_kernels(self.F.p)
         d, r = self.X.shape[1], self.plan.r
         W = quantize_stochastic(np.zeros(d), self.cfg.lw, self.F, copies=r, seed=0)
         self._encode(W, replicated=True)

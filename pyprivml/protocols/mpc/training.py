@@ -78,6 +78,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...backends import warm_up as warm_up_kernels
 from ...comm import launch
 from ...linalg import modadd, modcombine, modmatmul, modmatvec, modmul
 from ...quantization import quantize, quantize_stochastic
@@ -171,6 +172,7 @@ def _elements_per_iteration(rows: int, degree: int) -> int:
 def _warm_up(F) -> None:
     """Run every kernel the roles use once on tiny inputs, so JIT compilation (numba) stays out
     of the phase times; all ranks then meet at a barrier, as CodedPrivateML's do."""
+    warm_up_kernels(F.p)
     a = np.ones((2, 2), dtype=np.int64)
     modmatmul(a, a, F, check=False)
     modmatvec(a, a[0], F, transpose=True, check=False)
