@@ -113,6 +113,35 @@ def test_mpi_wire_format_round_trips_every_payload(tmp_path, doorbells):
     assert next(l for l in out.splitlines() if l.startswith("RESULT")) == f"RESULT {doorbells == '1'} True"
 
 
+def test_a_rank_that_cannot_make_its_doorbell_turns_them_off_everywhere(tmp_path):
+    """Doorbells are set up collectively: if one rank cannot create its pipe, every rank falls
+    back to polling (none waits for a ring that cannot come) and messages still arrive."""
+    script = tmp_path / "nobell.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import numpy as np
+        from mpi4py import MPI
+        from pyprivml.comm import MPITransport
+
+        if MPI.COMM_WORLD.Get_rank() == 1:
+            def refuse(*args, **kwargs):
+                raise PermissionError("no named pipes here")
+            os.mkfifo = refuse
+        t = MPITransport()
+        if t.rank == 0:
+            got = [t.recv(r, tag=1)[0] for r in (1, 2)]
+            print("RESULT", t.bells is None, all(np.array_equal(g, np.arange(3) * r) for g, r in zip(got, (1, 2))))
+        else:
+            t.send(np.arange(3) * t.rank, 0, tag=1)
+        flags = MPI.COMM_WORLD.gather(t.bells is None)
+        if t.rank == 0:
+            print("OFF", all(flags))
+    """))
+    out = _mpiexec(3, [str(script)], timeout=60)
+    assert next(l for l in out.splitlines() if l.startswith("RESULT")) == "RESULT True True"
+    assert next(l for l in out.splitlines() if l.startswith("OFF")) == "OFF True"
+
+
 def test_waiting_ranks_sleep_on_their_doorbells(tmp_path):
     """With more ranks than cores, ranks that wait use almost no CPU (they sleep on their doorbell
     rather than spin), and a round of messages to all of them and back still takes well under a

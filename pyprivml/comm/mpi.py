@@ -5,9 +5,9 @@ payload's kind, then the header, padded to 64 bytes. A control object (dicts of 
 ints) is its own header. An array up to :data:`ONE_MESSAGE_BYTES` has the header (dtype, shape)
 and its bytes follow in the same message; the receiver learns the size from a matched probe and
 returns a view of the array part. A larger array's bytes follow as a second message with the same
-tag, sent with buffer-based ``Send`` and received straight into an array allocated from the header (MPI keeps messages between one pair of ranks with one tag
-in order). So a round trip of the weights and results of a small iteration costs one message each
-way, and a large one no copy.
+tag, sent with buffer-based ``Send`` and received straight into an array allocated from the header
+(MPI keeps messages between one pair of ranks with one tag in order). So a round trip of the
+weights and results of a small iteration costs one message each way, and a large one no copy.
 
 **Waiting.** Receives never block inside MPI: MPICH's blocking receive spins on a core, and with
 more ranks than cores (a master and a dozen workers on two cores) spinning receivers take the CPU
@@ -16,11 +16,11 @@ pipe: a sender rings the receiver's doorbell after posting a message, and a wait
 sleeps in ``select`` on its own, so it wakes the moment a message is posted and uses no CPU while
 it waits (it looks again anyway after 1 ms, 10 ms in a long wait, in case a message needed more
 of the sender's progress to be delivered). When the node has a core for every rank, a receive first
-spins for 0.2 ms, since a sleeping core takes 0.1 ms or more to wake; with more ranks than cores
-it sleeps at once. A receive from a rank on another node (or with doorbells
-turned off, ``PYPRIVML_MPI_DOORBELLS=0``) polls a matched probe instead: it spins for 0.2 ms
-(yielding the core between probes), then sleeps an eighth of the time waited so far, capped at 0.1
-ms, and 1 ms once it has waited 20 ms. Waiting in Python is also what gives receives a timeout, so
+spins for 0.2 ms, since a sleeping core takes 0.1 ms or more to wake; with more ranks than cores it
+sleeps at once. A receive from a rank on another node (or with doorbells turned off,
+``PYPRIVML_MPI_DOORBELLS=0``) polls a matched probe instead: it spins for 0.2 ms (yielding the
+core between probes), then sleeps an eighth of the time waited so far, capped at 0.1 ms, and 1 ms
+once it has waited 20 ms. Waiting in Python is also what gives receives a timeout, so
 a dead worker can never hang the master.
 
 One ``Iprobe`` does not always see a message that has arrived (MPICH's shared-memory progress
@@ -114,46 +114,39 @@ class Doorbells:
     """
 
     def __init__(self, comm, MPI):
+        self._mine, self._bells = None, {}
+        me = comm.Get_rank()
         node = comm.Split_type(MPI.COMM_TYPE_SHARED)
         try:
-            world_of_node = node.allgather(comm.Get_rank())
-            if len(world_of_node) > _MAX_BELL_PEERS:
-                raise OSError(f"{len(world_of_node)} ranks on this node (doorbells for at most {_MAX_BELL_PEERS})")
-            error = None
-            directory = None
-            if node.Get_rank() == 0:
-                try:
-                    directory = tempfile.mkdtemp(prefix="pyprivml-bells-", dir="/dev/shm" if os.path.isdir("/dev/shm")
-                                                 else None)
-                except OSError as exc:
-                    error = str(exc)
-            directory, error = node.bcast((directory, error))
-            if error is None:
-                try:
-                    path = os.path.join(directory, str(comm.Get_rank()))
-                    os.mkfifo(path, 0o600)
-                    # O_RDWR: the pipe never reports end-of-file when no writer has it open
-                    self._mine = os.open(path, os.O_RDWR | os.O_NONBLOCK)
-                except OSError as exc:
-                    error = str(exc)
-            errors = [e for e in node.allgather(error) if e]
-            if not errors:
-                try:
-                    self._bells = {r: os.open(os.path.join(directory, str(r)), os.O_WRONLY | os.O_NONBLOCK)
-                                   for r in world_of_node if r != comm.Get_rank()}
-                except OSError as exc:
-                    error = str(exc)
-                errors = [e for e in node.allgather(error) if e]
-            node.Barrier()
-            if node.Get_rank() == 0 and directory:
-                shutil.rmtree(directory, ignore_errors=True)
-            if errors:
-                self.close()
-                raise OSError(errors[0])
+            ranks = node.allgather(me)
+            if len(ranks) > _MAX_BELL_PEERS:   # the same on every rank of the node
+                raise OSError(f"{len(ranks)} ranks on this node (doorbells for at most {_MAX_BELL_PEERS})")
+            shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+            directory = node.bcast(_on_every_rank(
+                node, lambda: tempfile.mkdtemp(prefix="pyprivml-bells-", dir=shm) if node.Get_rank() == 0 else None))
+            try:
+                _on_every_rank(node, lambda: self._open_own(os.path.join(directory, str(me))))
+                _on_every_rank(node, lambda: self._open_peers(directory, [r for r in ranks if r != me]))
+            finally:
+                node.Barrier()                   # every rank has opened every pipe (or failed)
+                if node.Get_rank() == 0:
+                    shutil.rmtree(directory, ignore_errors=True)
+        except OSError:
+            self.close()
+            raise
         finally:
             node.Free()
         self.peers = frozenset(self._bells)
-        self.node_size = len(world_of_node)
+        self.node_size = len(ranks)
+
+    def _open_own(self, path: str) -> None:
+        os.mkfifo(path, 0o600)
+        # O_RDWR: a pipe opened for reading only would report end-of-file whenever no writer has it open
+        self._mine = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+    def _open_peers(self, directory: str, peers) -> None:
+        for r in peers:
+            self._bells[r] = os.open(os.path.join(directory, str(r)), os.O_WRONLY | os.O_NONBLOCK)
 
     def ring(self, dest: int) -> None:
         fd = self._bells.get(dest)
@@ -175,14 +168,27 @@ class Doorbells:
         select.select([self._mine], [], [], seconds)
 
     def close(self) -> None:
-        for fd in [getattr(self, "_mine", None), *getattr(self, "_bells", {}).values()]:
+        for fd in [self._mine, *self._bells.values()]:
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self._bells = {}
+        self._mine, self._bells = None, {}
         self.peers = frozenset()
+
+
+def _on_every_rank(node, action):
+    """``action()`` on this rank; an OSError on every rank of ``node`` if it failed on any, so that
+    all of them take the same branch of the collective set-up."""
+    try:
+        result, error = action(), None
+    except OSError as exc:
+        result, error = None, f"rank {node.Get_rank()} of the node: {exc}"
+    errors = [e for e in node.allgather(error) if e]
+    if errors:
+        raise OSError(errors[0])
+    return result
 
 
 class _SendRequest(Request):
