@@ -52,10 +52,8 @@ from types import ModuleType
 
 import numpy as np
 
-__all__ = ["available_backends", "set_backend", "get_backend", "backend_for", "entrywise_route", "default_backend_name",
-           "warm_up",
-           "cuda_available",
-           "BACKEND_NAMES"]
+__all__ = ["available_backends", "set_backend", "get_backend", "default_backend_name", "backend_for",
+           "entrywise_route", "warm_up", "cuda_available", "BACKEND_NAMES"]
 
 BACKEND_NAMES = ("numpy", "numba", "cython", "blas", "int8", "cupy")
 _CPU_AUTO_ORDER = ("numba", "cython", "numpy")
