@@ -4,13 +4,16 @@ Every function takes a :class:`~pyprivml.PrimeField` or a plain int p, integer a
 dtype, shape and strides with entries in [0, p), and returns int64 arrays in [0, p) equal bit for
 bit to the Python-integer result. galois ``FieldArray`` operands (the field is then optional)
 come back as arrays of their field, torch tensors as torch tensors, zero-copy through DLPack
-(:mod:`pyprivml.interop`); CuPy arrays run on the GPU. Backends use delayed reduction: products accumulate in 64 bits
+(:mod:`pyprivml.interop`); CuPy arrays run on the GPU. Backends use delayed reduction: products
+accumulate in 64 bits
 and are reduced once per block of at most ``field.max_delayed_terms`` terms.
 
 ``backend=`` forces a route for one call (any of :data:`pyprivml.backends.BACKEND_NAMES`);
 otherwise ``"auto"`` takes, for the matrix products, the route the autotuner found fastest on
 this machine for the prime's size and the operands' shape (:mod:`pyprivml.backends.autotune`;
-``PYPRIVML_ROUTE`` forces one per primitive), and Numba's kernels for the entry-wise operations.
+``PYPRIVML_ROUTE`` forces one per primitive), and Numba's kernels for the entry-wise operations;
+calls too small to be tuned take the C kernels, whose call costs least
+(:func:`~pyprivml.backends.autotune.small_route`, :func:`~pyprivml.backends.entrywise_route`).
 
 Example
 -------

@@ -15,17 +15,16 @@ from test_privacy_audit import _inv, _received, _Recorder
 import pyprivml as pp
 from pyprivml.crt import CRT
 from pyprivml.data import load_digits49
-from pyprivml.field import prev_prime
+from pyprivml.field import largest_primes, prev_prime
 from pyprivml.protocols.codedprivateml import (CodedPrivateMLConfig, draw_seed, plaintext_gradient_field,
                                                run_codedprivateml)
 from pyprivml.protocols.codedprivateml.roles import encode_shares
-from pyprivml.protocols.fixedpoint import (MAX_PRIME, FixedPointPlan, WrapAroundError, WrapAroundGuard, choose_plan,
-                                           top_primes)
+from pyprivml.protocols.fixedpoint import MAX_PRIME, FixedPointPlan, WrapAroundError, WrapAroundGuard, choose_plan
 from pyprivml.protocols.optim import MasterUpdate
 from pyprivml.protocols.sigmoid import fit_sigmoid
 from pyprivml.random import SecureRandom
 
-P1, P2 = top_primes(2)                                     # the two largest primes below 2**32
+P1, P2 = largest_primes(2)                                     # the two largest primes below 2**32
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +47,11 @@ def test_auto_picks_the_fewest_primes_the_proof_needs(degree, lx, lw):
     plan = choice.plan
     k = len(plan.primes)
     assert choice.bound <= plan.half and WrapAroundGuard(X, plan).ball_bound(R) <= plan.half
-    assert plan.primes[:k - 1] == top_primes(k - 1) and 2**16 <= plan.primes[-1] <= MAX_PRIME
+    assert plan.primes[:k - 1] == largest_primes(k - 1) and 2**16 <= plan.primes[-1] <= MAX_PRIME
     assert "primes" in choice.automatic and f"{k}: the fewest primes" in choice.reasons["primes"]
     # Fewest: the same scales (with the least lc) fail under the k - 1 largest primes...
     if k > 1:
-        fewer = top_primes(k - 1)
+        fewer = largest_primes(k - 1)
         trial = FixedPointPlan(pp.PrimeField(fewer[0]), lx, lw, c, None, fewer if k > 2 else None)
         assert WrapAroundGuard(X, trial).ball_bound(R) > trial.half
     # ... and the last prime is the smallest that completes the proof (down to 2**16).
@@ -121,7 +120,7 @@ def test_the_config_resolves_primes_and_reports_them(digits):
     (dict(primes=(P1, 2**32 + 15)), r"outside 2 < p < 2\*\*32.*4294967291 below"),
     (dict(primes=(P1, 7)), r"7 is too small for N \+ K \+ T = 8 .*every prime must exceed it"),
     (dict(primes=()), r"between 1 and 8 primes, got 0"),
-    (dict(primes=tuple(top_primes(9))), r"between 1 and 8 primes, got 9"),
+    (dict(primes=tuple(largest_primes(9))), r"between 1 and 8 primes, got 9"),
     (dict(primes=(P1, 7.0)), r"must be an integer"),
     (dict(primes="many"), r"'auto', a count k in 1\.\.8 or a tuple"),
     (dict(primes=0), r"count of primes must be in 1\.\.8"),

@@ -34,6 +34,15 @@ def u32(a):
     return np.ascontiguousarray(a, dtype=np.uint32)
 
 
+def assert_four_kernels_exact(A, B, p, column):
+    """matmul, combine, matvec (B's `column`) and matvec_t (A's row 1) against Python integers."""
+    want = exact_matmul(A, B, p)
+    assert np.array_equal(_native.matmul(u32(A), u32(B.T), p), want)
+    assert np.array_equal(_native.combine(u32(A), u32(B), p), want)
+    assert np.array_equal(_native.matvec(u32(A), u32(B[:, column]), p), want[:, column])
+    assert np.array_equal(_native.matvec_t(u32(B), u32(A[1]), p), want[1])
+
+
 @pytest.mark.parametrize("p", PRIMES)
 def test_kernels_match_python_integers_at_the_reduction_bound(p, rng):
     bound = min(max_delayed_terms(p), 1100)
@@ -43,11 +52,7 @@ def test_kernels_match_python_integers_at_the_reduction_bound(p, rng):
         A[1] = rng.integers(0, p, k)
         B = np.full((k, 6), p - 1, dtype=np.int64)
         B[:, 2] = rng.integers(0, p, k)
-        want = exact_matmul(A, B, p)
-        assert np.array_equal(_native.matmul(u32(A), u32(B.T), p), want)
-        assert np.array_equal(_native.combine(u32(A), u32(B), p), want)
-        assert np.array_equal(_native.matvec(u32(A), u32(B[:, 2]), p), want[:, 2])
-        assert np.array_equal(_native.matvec_t(u32(B), u32(A[1]), p), want[1])
+        assert_four_kernels_exact(A, B, p, column=2)
 
 
 @pytest.mark.parametrize("p", [2147483647, 2774722721, 3202412033, 4294967291])
@@ -61,11 +66,7 @@ def test_large_primes_sum_product_halves_exactly_over_long_rows(p, rng):
         A[2, 0] = 0
         B = np.full((k, 5), p - 1, dtype=np.int64)
         B[:, 1] = rng.integers(0, p, k)
-        want = exact_matmul(A, B, p)
-        assert np.array_equal(_native.matmul(u32(A), u32(B.T), p), want)
-        assert np.array_equal(_native.combine(u32(A), u32(B), p), want)
-        assert np.array_equal(_native.matvec(u32(A), u32(B[:, 1]), p), want[:, 1])
-        assert np.array_equal(_native.matvec_t(u32(B), u32(A[1]), p), want[1])
+        assert_four_kernels_exact(A, B, p, column=1)
 
 
 def test_empty_shapes():

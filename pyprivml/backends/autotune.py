@@ -15,7 +15,8 @@ Controls, strongest first: a per-call ``backend=`` (any backend name), ``set_bac
 ``modmatmul=int8,modmatvec=numba``); then the tuned route. ``PYPRIVML_AUTOTUNE=0`` turns tuning
 off (routes are then the static default, Numba's tiles), as the test suite does unless a test
 asks for tuning. Problems below :data:`SMALL_WORK` multiply-adds are never tuned: call overheads
-dominate them and the static default is fastest. ``pyprivml bench kernels`` re-tunes every class
+dominate them, so the tiniest and every small combination take the C kernels and the rest the
+static default (:func:`small_route`). ``pyprivml bench kernels`` re-tunes every class
 and prints the table.
 
 >>> from pyprivml.backends.autotune import prime_class, shape_class

@@ -60,7 +60,7 @@ from ..linalg import modcombine, modmul
 from ..quantization import quantize, round_half_up
 
 __all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "s_bar", "auto_lc", "PlanChoice", "choose_plan",
-           "weight_reach", "momentum_allowance", "MAX_PRIME", "MAX_PRIMES", "check_primes", "top_primes",
+           "weight_reach", "momentum_allowance", "MAX_PRIME", "MAX_PRIMES", "check_primes",
            "primes_needed"]
 
 #: Relative inflation of the float64 bounds (see the module docstring).
@@ -220,14 +220,10 @@ class FixedPointPlan:
 MAX_PRIMES = 8
 
 
-#: The k largest primes the field kernels accept (below 2**32), largest first.
-top_primes = largest_primes
-
-
 def primes_needed(bound) -> int | None:
     """The fewest primes below 2**32 whose product M has (M-1)/2 >= bound (None: more than MAX_PRIMES)."""
     for k in range(1, MAX_PRIMES + 1):
-        if (math.prod(top_primes(k)) - 1) // 2 >= bound:
+        if (math.prod(largest_primes(k)) - 1) // 2 >= bound:
             return k
     return None
 
@@ -241,7 +237,7 @@ def check_primes(primes) -> tuple:
     if isinstance(primes, (str, bytes)) or not hasattr(primes, "__iter__"):
         raise TypeError(f"primes must be a sequence of primes, got {type(primes).__name__} {primes!r}")
     primes = tuple(primes)
-    example = ", ".join(str(q) for q in top_primes(2))
+    example = ", ".join(str(q) for q in largest_primes(2))
     if not 1 <= len(primes) <= MAX_PRIMES:
         raise ValueError(f"primes: between 1 and {MAX_PRIMES} primes, got {len(primes)}; e.g. primes=({example})")
     for q in primes:
@@ -251,13 +247,12 @@ def check_primes(primes) -> tuple:
             PrimeField(int(q))
         except ValueError as exc:
             raise ValueError(f"primes: {exc}") from None
-    seen = set()
-    for q in primes:
-        if int(q) in seen:
-            raise ValueError(f"primes must be distinct (the CRT needs pairwise coprime moduli): {int(q)} appears "
-                             f"more than once in {tuple(int(v) for v in primes)}; e.g. primes=({example})")
-        seen.add(int(q))
-    return tuple(sorted((int(q) for q in primes), reverse=True))
+    primes = tuple(int(q) for q in primes)
+    repeated = next((q for q in primes if primes.count(q) > 1), None)
+    if repeated is not None:
+        raise ValueError(f"primes must be distinct (the CRT needs pairwise coprime moduli): {repeated} appears "
+                         f"more than once in {primes}; e.g. primes=({example})")
+    return tuple(sorted(primes, reverse=True))
 
 
 def s_bar(Z, coefficients, field: PrimeField) -> np.ndarray:
@@ -434,7 +429,7 @@ def _modulus_hints(b: float) -> list:
         hints.append(f"no prime below 2**32 is large enough, nor {MAX_PRIMES} of them together: scale the data "
                      f"down or lower lx, lw")
     elif k > 1:
-        hints.append(f"primes='auto' ({k} primes below 2**32, e.g. primes={top_primes(k)}, decoded by the "
+        hints.append(f"primes='auto' ({k} primes below 2**32, e.g. primes={largest_primes(k)}, decoded by the "
                      f"Chinese remainder theorem)")
     return hints
 
@@ -661,7 +656,7 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, primes=No
     elif p is not None:
         ceiling = (int(p),)
     else:
-        ceiling = top_primes(count if isinstance(count, int) else 1)
+        ceiling = largest_primes(count if isinstance(count, int) else 1)
     search = _Search(X, coefficients, ceiling)
     modulus_text = f"p = {p}" if given_primes is None else f"primes = {given_primes}"
     reasons, warnings = {}, []
@@ -696,7 +691,7 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, primes=No
         if count == "auto":
             # The fewest primes under which the given scales (or the floors of the chosen ones) are proven.
             for k in range(1, MAX_PRIMES + 1):
-                search = search.with_primes(top_primes(k))
+                search = search.with_primes(largest_primes(k))
                 if search.fits(x_floor, w_floor, lc, R):
                     break
             count = k
@@ -742,7 +737,7 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, primes=No
         reasons["p"] = (f"{final[0]}, the smallest prime above twice the proven bound {b:.4g} "
                         f"(the kernels accept primes up to 2**32 - 5)")
     else:
-        final = _last_prime(top_primes(count - 1), b)
+        final = _last_prime(largest_primes(count - 1), b)
         reasons.setdefault("primes", f"{count} (given)")
         reasons["primes"] += (f"; {final}: the {count - 1} largest primes below 2**32 and {final[-1]}, the "
                               f"smallest prime (at least 2**16) that makes the product M > 2 x {b:.4g}, the "

@@ -46,14 +46,16 @@ __all__ = ["TASKS", "RegressionConfig", "RegressionResult", "RegressionMaster", 
 TASKS = ("logistic", "linear")
 
 
-def gram_pays(rows: int, d: int, iterations: int, degree: int) -> bool:
+def gram_pays(rows: int, d: int, iterations: int, degree: int, direct_extra: int = 0) -> bool:
     """Whether J iterations from a Gram matrix XᵀX (rows·d² once, then d² each) beat the direct
-    Xᵀ(c̄₀ + c̄₁ X w) (2·rows·d per iteration); only degree r = 1 has that form (issue 13, item 6).
+    Xᵀ(c̄₀ + c̄₁ X w) (2·rows·d per iteration, plus ``direct_extra`` products' worth of other cost,
+    such as the MPC baselines' degree-reduction round); only degree r = 1 has that form (issue 13,
+    item 6).
 
     >>> gram_pays(1000, 100, 300, 1), gram_pays(1000, 100, 300, 2), gram_pays(1000, 100, 50, 1)
     (True, False, False)
     """
-    return degree == 1 and rows * d * d + iterations * d * d < iterations * 2 * rows * d
+    return degree == 1 and rows * d * d + iterations * d * d < iterations * (2 * rows * d + direct_extra)
 
 
 def lipschitz_lr(X, task: str = "logistic", iters: int = 100) -> float:
@@ -440,6 +442,7 @@ class RegressionMaster(ABC):
         points, first_projected, stopped = [], None, "max_iter"
         before = dict(timer.seconds, exchange=exchange_seconds(t.log))
         iterations_start = t.now() - start
+        exchanged_so_far = before["exchange"]
         for it in range(cfg.max_iter):
             with timer("setup"):
                 q = self.opt.point()                                           # w_t, or Nesterov's look-ahead
@@ -459,7 +462,8 @@ class RegressionMaster(ABC):
             if first_projected is None and self.opt.projected > before_projections:
                 first_projected = it
             ends.append(t.now() - start)
-            exchanged.append(exchange_seconds(t.log) - before["exchange"] - sum(exchanged))
+            exchanged_so_far, previous = exchange_seconds(t.log), exchanged_so_far
+            exchanged.append(exchanged_so_far - previous)
             points.append(q.copy())
             weights.append(self.w.copy())
             converged = bool(cfg.tol and grad_norm <= cfg.tol and type(self).early_stop)
@@ -490,7 +494,8 @@ class RegressionMaster(ABC):
         return RegressionResult(w=self.w, parameters=params, history=history, seconds=seconds,
                                 bytes=traffic_by_phase(t.log), warnings=self.warnings,
                                 used_workers=self.used, weights_history=weights, decoded=self.decoded,
-                                iteration_ends=ends, iterations_start=iterations_start, before_iterations=before, exchange_per_iteration=exchanged,
+                                iteration_ends=ends, iterations_start=iterations_start, before_iterations=before,
+                                exchange_per_iteration=exchanged,
                                 query_points=points, plan=self.choice)
 
 

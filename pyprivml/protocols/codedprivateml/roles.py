@@ -153,8 +153,8 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
     fault_rng = np.random.default_rng(transport.rank)
     start = transport.now()
     rows, d = shares[0].shape
-    use_gram = gram_pays(rows, d, config.max_iter, len(coefficients[0]) - 1)   # never for r > 1
     degree = len(coefficients[0]) - 1
+    use_gram = gram_pays(rows, d, config.max_iter, degree)                   # never for r > 1
     computes = [DegreeOneWorker(X_, c, F, gram=use_gram) if degree == 1
                 else partial(worker_compute, X_, coefficients=c, field=F)
                 for X_, c, F in zip(shares, coefficients, fields)]

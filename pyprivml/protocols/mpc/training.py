@@ -84,7 +84,7 @@ from ...linalg import modadd, modcombine, modmatmul, modmatvec, modmul
 from ...quantization import quantize, quantize_stochastic
 from ...random import SecureRandom
 from ...shamir import shamir_share
-from ..regression import RegressionConfig, RegressionMaster, RegressionResult
+from ..regression import RegressionConfig, RegressionMaster, RegressionResult, gram_pays
 from .multiply import reducer_class
 from .sharing import DEFAULT_GROUPS, TAGS, make_groups
 
@@ -138,8 +138,7 @@ class MPCConfig(RegressionConfig):
         50 iterations save)."""
         if self.gram is not None:
             return self.gram
-        J = self.max_iter
-        return self.degree == 1 and rows * d * d + J * d * d <= J * (2 * rows * d + ROUND_COST)
+        return gram_pays(rows, d, self.max_iter, self.degree, direct_extra=ROUND_COST)
 
     @property
     def privacy_threshold(self) -> int:
