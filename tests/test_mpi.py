@@ -242,6 +242,21 @@ def test_codedprivateml_under_mpiexec_matches_the_float_baseline(tmp_path):
     assert per_iteration[0] < 0.3, f"iteration 0 took {per_iteration[0]:.3f} s"
 
 
+@pytest.mark.parametrize("dataset", ["digits49", "breast_cancer"])
+def test_codedprivateml_defaults_under_mpiexec_reach_the_converged_float_accuracy(tmp_path, dataset):
+    """Issue 13's accuracy bar under mpiexec: every option at its default (N = 9 from the ranks,
+    Nesterov, 300 iterations, the automatic plan), within 0.5 points of the converged float model
+    the report carries."""
+    report = tmp_path / "defaults.json"
+    _mpiexec(10, ["-m", "pyprivml", "train", "codedprivateml", "--dataset", dataset, "--no-progress",
+                  "--report", str(report)], timeout=240)
+    data = json.loads(report.read_text())
+    assert data["meta"]["transport"] == "mpi" and data["parameters"]["N"] == 9
+    assert data["history"][-1]["accuracy"] >= data["optimum"]["accuracy"] - 0.005, (data["history"][-1],
+                                                                                     data["optimum"])
+    assert data["parameters"]["projected_iterations"] == 0
+
+
 def test_irene_bootstrap_under_mpiexec(tmp_path):
     """Rank 0 the parameter server, ranks 1-2 the users: the asynchronous server applies every
     user's elastic differences and the report has each user's summary."""
