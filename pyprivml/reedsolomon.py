@@ -13,8 +13,9 @@ values) another polynomial within distance e is found: :func:`locate_errors` rai
 :class:`TooManyErrors` in the first two cases, so with n ≥ k + 2e + 1 points e + 1 wrong values
 are always detected.
 
-The arithmetic is on Python integers (the systems are at most a few dozen unknowns: one per
-worker); the caller reduces a vector-valued result to scalars by random linear combinations.
+The elimination updates the whole system per pivot with the field's vectorised multiply (the
+systems have at most a few dozen unknowns, one per worker); the caller reduces a vector-valued
+result to scalars by random linear combinations.
 
 >>> p, xs = 97, [1, 2, 3, 4, 5, 6, 7]
 >>> ys = [(3 + 5 * x + x * x) % p for x in xs]              # h(x) = 3 + 5x + x², k = 3
@@ -25,6 +26,10 @@ worker); the caller reduces a vector-valued result to scalars by random linear c
 
 from __future__ import annotations
 
+import numpy as np
+
+from ._poly import mulmod, vandermonde
+
 __all__ = ["locate_errors", "TooManyErrors"]
 
 
@@ -32,29 +37,30 @@ class TooManyErrors(ValueError):
     """More wrong values than the decoder corrects."""
 
 
-def _solve(rows: list, p: int) -> list | None:
-    """One solution of the augmented system rows (each [a_1..a_m | b]) mod p, or None."""
-    m = len(rows[0]) - 1
-    A = [list(r) for r in rows]
+def _solve(A: np.ndarray, p: int) -> np.ndarray | None:
+    """One solution of the augmented system A = [coefficients | b] mod p, or None: Gauss-Jordan
+    elimination with one vectorised field update of the whole matrix per pivot."""
+    A = np.array(A, dtype=np.int64) % p
+    m = A.shape[1] - 1
     pivots, r = [], 0
     for c in range(m):
-        pivot = next((i for i in range(r, len(A)) if A[i][c] % p), None)
-        if pivot is None:
+        nonzero = np.flatnonzero(A[r:, c])
+        if nonzero.size == 0:
             continue
-        A[r], A[pivot] = A[pivot], A[r]
-        inv = pow(A[r][c], -1, p)
-        A[r] = [v * inv % p for v in A[r]]
-        for i in range(len(A)):
-            if i != r and A[i][c]:
-                f = A[i][c]
-                A[i] = [(a - f * b) % p for a, b in zip(A[i], A[r])]
+        i = r + int(nonzero[0])
+        A[[r, i]] = A[[i, r]]
+        A[r] = mulmod(A[r], pow(int(A[r, c]), -1, p), p)
+        factors = A[:, c].copy()
+        factors[r] = 0
+        A = (A - mulmod(factors[:, None], A[r][None, :], p)) % p      # clear column c elsewhere
         pivots.append(c)
         r += 1
-    if any(row[-1] % p and not any(v % p for v in row[:-1]) for row in A):
+        if r == A.shape[0]:
+            break
+    if np.any((A[:, -1] != 0) & ~A[:, :-1].any(axis=1)):             # 0 = b with b != 0
         return None
-    x = [0] * m
-    for i, c in enumerate(pivots):
-        x[c] = A[i][-1]
+    x = np.zeros(m, dtype=np.int64)
+    x[pivots] = A[:len(pivots), -1]
     return x
 
 
@@ -81,23 +87,25 @@ def locate_errors(xs, ys, *, k: int, e: int, p: int) -> list:
     if n < k + 2 * e:
         raise ValueError(f"{n} values cannot correct {e} errors of a polynomial of degree < {k}: "
                          f"that needs n >= k + 2e = {k + 2 * e}")
+    x, y = np.array(xs, dtype=np.int64), np.array(ys, dtype=np.int64)
+    V = vandermonde(x, k + e - 1, p)                                     # x_i^j, j < k + e
     if e == 0:
-        rows = [[pow(x, j, p) for j in range(k)] + [y] for x, y in zip(xs, ys)]
-        if _solve(rows, p) is None:
+        if _solve(np.column_stack([V, y]), p) is None:
             raise TooManyErrors(f"the {n} values are not evaluations of one polynomial of degree < {k}")
         return []
-    rows = []
-    for x, y in zip(xs, ys):
-        powers = [pow(x, j, p) for j in range(k + e)]
-        rows.append(powers + [(-y * powers[j]) % p for j in range(e)] + [y * pow(x, e, p) % p])
-    sol = _solve(rows, p)
+    # Q(x_i) - y_i (E(x_i) - x_i^e) = y_i x_i^e: unknowns Q_0..Q_{k+e-1}, E_0..E_{e-1} (E monic)
+    system = np.column_stack([V, (-mulmod(y[:, None], V[:, :e], p)) % p, mulmod(y, V[:, e], p)])
+    sol = _solve(system, p)
     if sol is None:
         raise TooManyErrors(f"more than {e} of the {n} values are wrong (the key equation has no solution)")
-    Q, E = sol[:k + e], sol[k + e:] + [1]
+    Q, E = sol[:k + e].tolist(), sol[k + e:].tolist() + [1]
     h, remainder = _divide(Q, E, p)
     if any(remainder):
         raise TooManyErrors(f"more than {e} of the {n} values are wrong (E does not divide Q)")
-    wrong = [i for i, (x, y) in enumerate(zip(xs, ys)) if sum(c * pow(x, j, p) for j, c in enumerate(h)) % p != y]
+    values = np.zeros(n, dtype=np.int64)
+    for c in reversed(h):                                                # Horner at every point at once
+        values = (mulmod(values, x, p) + c) % p
+    wrong = np.flatnonzero(values != y).tolist()
     if len(wrong) > e:
         raise TooManyErrors(f"{len(wrong)} of the {n} values disagree with the decoded polynomial, more than {e}")
     return wrong
