@@ -60,7 +60,7 @@ from ..linalg import modcombine, modmul
 from ..quantization import quantize, round_half_up
 
 __all__ = ["FixedPointPlan", "WrapAroundGuard", "WrapAroundError", "s_bar", "auto_lc", "PlanChoice", "choose_plan",
-           "weight_reach", "momentum_allowance", "MAX_PRIME", "MAX_PRIMES", "check_primes",
+           "weight_reach", "momentum_allowance", "MAX_PRIME", "MAX_PRIMES", "check_primes", "primes_argument",
            "primes_needed"]
 
 #: Relative inflation of the float64 bounds (see the module docstring).
@@ -763,12 +763,11 @@ def choose_plan(X, coefficients, *, lx=None, lw=None, lc=None, p=None, primes=No
     return PlanChoice(plan, float(R), float(b), automatic, reasons, tuple(warnings))
 
 
-def _primes_argument(p, primes):
-    """(count, given primes) from choose_plan's p and primes: count is None, a k or "auto"."""
+def primes_argument(primes):
+    """(count, given primes) of a ``primes=`` argument: count is None, a k or "auto", given None or
+    the checked tuple (:func:`check_primes`); None for one prime."""
     if primes is None:
         return None, None
-    if p is not None:
-        raise ValueError(f"give p (one prime) or primes (several), not both: got p = {p!r} and primes = {primes!r}")
     if isinstance(primes, str):
         if primes != "auto":
             raise ValueError(f"primes must be 'auto', a count k in 1..{MAX_PRIMES} or a tuple of distinct primes "
@@ -779,8 +778,14 @@ def _primes_argument(p, primes):
             raise ValueError(f"primes = {primes}: a count of primes must be in 1..{MAX_PRIMES} (or 'auto', or a "
                              f"tuple of distinct primes below 2**32)")
         return int(primes), None
-    given = check_primes(primes)
-    return None, given
+    return None, check_primes(primes)
+
+
+def _primes_argument(p, primes):
+    """:func:`primes_argument`, refusing p beside it."""
+    if primes is not None and p is not None:
+        raise ValueError(f"give p (one prime) or primes (several), not both: got p = {p!r} and primes = {primes!r}")
+    return primes_argument(primes)
 
 
 def _last_prime(first: tuple, b: float) -> tuple:

@@ -280,10 +280,19 @@ class RegressionConfig(ProtocolConfig):
         coefficients = self.coefficients()
         reach, why = weight_reach(X, y, coefficients[0], lr, max(int(self.max_iter), 1), optimizer=self.optimizer,
                                   momentum=self.momentum)
-        choice = choose_plan(X, coefficients, lx=self.lx, lw=self.lw, lc=self.lc, p=self.p, radius=self.w_bound,
-                             reach=reach, reach_reason=why)
+        choice = choose_plan(X, coefficients, lx=self.lx, lw=self.lw, lc=self.lc, radius=self.w_bound,
+                             reach=reach, reach_reason=why, **self._modulus_options())
+        return self.replace(lr=lr, **self._resolved_fields(choice)), choice
+
+    def _modulus_options(self) -> dict:
+        """How :func:`~pyprivml.protocols.fixedpoint.choose_plan` is given the modulus: the prime p
+        (a protocol that runs over several primes passes them instead)."""
+        return {"p": self.p}
+
+    def _resolved_fields(self, choice: PlanChoice) -> dict:
+        """The fields :meth:`resolve` fixes from the plan's choice."""
         plan = choice.plan
-        return self.replace(lr=lr, lx=plan.lx, lw=plan.lw, lc=plan.lc, p=plan.field.p, w_bound=choice.radius), choice
+        return dict(lx=plan.lx, lw=plan.lw, lc=plan.lc, p=plan.field.p, w_bound=choice.radius)
 
     def coefficients(self) -> tuple:
         """Real coefficients c_0..c_r of s_hat: the least-squares sigmoid fit (eq. 13), or z itself

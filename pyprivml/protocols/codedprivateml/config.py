@@ -9,8 +9,8 @@ import numpy as np
 
 from ...field import DEFAULT_PRIME
 from ..config import check_choice
-from ..fixedpoint import MAX_PRIMES, FixedPointPlan, PlanChoice, check_primes, choose_plan, weight_reach
-from ..regression import RegressionConfig, lipschitz_lr
+from ..fixedpoint import FixedPointPlan, PlanChoice, primes_argument
+from ..regression import RegressionConfig
 
 __all__ = ["CodedPrivateMLConfig", "choose_K_T", "recovery_threshold", "FAULT_MODES"]
 
@@ -122,19 +122,14 @@ class CodedPrivateMLConfig(RegressionConfig):
         if primes is None:
             return None
         explicit_p = p is not None and p != DEFAULT_PRIME
-        if isinstance(primes, str) or (isinstance(primes, (int, np.integer)) and not isinstance(primes, bool)):
-            if isinstance(primes, str) and primes != "auto":
-                raise ValueError(f"primes must be 'auto', a count k in 1..{MAX_PRIMES} or a tuple of distinct "
-                                 f"primes below 2**32, got {primes!r}")
-            if not isinstance(primes, str) and not 1 <= primes <= MAX_PRIMES:
-                raise ValueError(f"primes = {primes}: a count of primes must be in 1..{MAX_PRIMES} (or 'auto', "
-                                 f"or a tuple of distinct primes below 2**32)")
+        count, given = primes_argument(primes)
+        if given is None:                        # a count or "auto": the plan picks the primes
             if explicit_p:
                 raise ValueError(f"give p (one prime) or primes (several), not both: p = {p} with "
                                  f"primes = {primes!r}")
             object.__setattr__(self, "p", None)
-            return None if primes == 1 else (primes if isinstance(primes, str) else int(primes))
-        primes = check_primes(primes)
+            return None if count == 1 else count
+        primes = given
         if explicit_p and p != primes[0]:
             raise ValueError(f"give p (one prime) or primes (several), not both: p = {p} with primes = {primes} "
                              f"(p, when given, must be the largest of the primes, {primes[0]})")
@@ -189,21 +184,13 @@ class CodedPrivateMLConfig(RegressionConfig):
         self._need_resolved("plan")
         return FixedPointPlan(self.field, self.lx, self.lw, self.coefficients(), self.lc, self.primes)
 
-    def resolve(self, X, y) -> tuple["CodedPrivateMLConfig", PlanChoice]:
-        """The task's :meth:`~pyprivml.protocols.regression.RegressionConfig.resolve`, with ``primes``:
-        the plan may choose how many primes (and which) the wrap-around proof needs."""
-        if self.primes is None:
-            return super().resolve(X, y)
-        X = np.asarray(X, dtype=np.float64)
-        lr = self.lr if self.lr is not None else lipschitz_lr(X, self.task)
-        coefficients = self.coefficients()
-        reach, why = weight_reach(X, y, coefficients[0], lr, max(int(self.max_iter), 1), optimizer=self.optimizer,
-                                  momentum=self.momentum)
-        choice = choose_plan(X, coefficients, lx=self.lx, lw=self.lw, lc=self.lc, primes=self.primes,
-                             radius=self.w_bound, reach=reach, reach_reason=why)
-        plan = choice.plan
-        return self.replace(lr=lr, lx=plan.lx, lw=plan.lw, lc=plan.lc, p=plan.field.p, primes=plan.primes,
-                            w_bound=choice.radius), choice
+    def _modulus_options(self) -> dict:
+        """With ``primes`` the plan may choose how many primes (and which) the wrap-around proof needs."""
+        return super()._modulus_options() if self.primes is None else {"primes": self.primes}
+
+    def _resolved_fields(self, choice: PlanChoice) -> dict:
+        fields = super()._resolved_fields(choice)
+        return fields if self.primes is None else {**fields, "primes": choice.plan.primes}
 
     def public_parameters(self) -> dict:
         K, T = self.K_T()
