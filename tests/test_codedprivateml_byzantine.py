@@ -36,6 +36,30 @@ def test_one_byzantine_worker_of_each_mode_is_corrected_and_named(mode):
     assert _named(got) == [4]
 
 
+def test_a_worker_found_byzantine_is_sent_no_more_weights_and_not_waited_for():
+    X, y = _task()
+    honest = run_codedprivateml(X, y, CodedPrivateMLConfig(n_workers=9, **BASE), transport="inprocess")
+    cfg = CodedPrivateMLConfig(n_workers=9, byzantine=1, faults={4: "scale"}, **BASE)
+    got, run = run_codedprivateml(X, y, cfg, transport="inprocess", record_payloads=True, return_launch=True)
+    assert np.array_equal(got.w, honest.w) and _named(got) == [4]
+    weights_to = [dest for dest, _, phase, _ in run.transports[0].log.sent if phase == "weights"]
+    # iteration 0 gathers all 9 results (threshold 7 + 2A + 1) and finds rank 4; from then on the
+    # master encodes for 8 workers, waits for 7 + 1 of them and never for rank 4
+    assert weights_to.count(4) == 1
+    assert all(weights_to.count(r) == BASE["max_iter"] for r in range(1, 10) if r != 4)
+    assert run.results[4]["answered"] == [0]
+    assert all(4 not in ranks for ranks in got.used_workers[1:])
+
+
+def test_a_second_fault_after_the_budget_is_spent_is_still_detected():
+    # A = 1 is spent on rank 4 at iteration 0; rank 6 then lies from iteration 1 on: the spare
+    # result of every later iteration still exposes it
+    X, y = _task()
+    cfg = CodedPrivateMLConfig(n_workers=9, byzantine=1, faults={4: "offset", 6: "offset@1"}, **BASE)
+    with pytest.raises(TooManyErrors, match="iteration 1: more than the 1 Byzantine workers.*already identified: \\[4\\]"):
+        run_codedprivateml(X, y, cfg, transport="inprocess")
+
+
 def test_two_workers_shifting_along_one_polynomial_are_both_found():
     X, y = _task()
     honest = run_codedprivateml(X, y, CodedPrivateMLConfig(n_workers=11, **BASE), transport="inprocess")
@@ -54,13 +78,15 @@ def test_one_fault_more_than_tolerated_is_reported_not_trained_on():
 def test_bad_byzantine_parameters_say_what_is_valid():
     with pytest.raises(ValueError, match=r"needs N >= .* = 11 workers, got N = 9; the largest A for N = 9 is 1"):
         CodedPrivateMLConfig(n_workers=9, byzantine=2, **BASE)
-    with pytest.raises(ValueError, match="mode must be one of random, offset, scale, poly"):
+    with pytest.raises(ValueError, match="mode must be one of random, offset, scale, poly, optionally"):
         CodedPrivateMLConfig(n_workers=9, byzantine=1, faults={3: "lie"}, **BASE)
+    with pytest.raises(ValueError, match="worker 3: .*@ITERATION .*got 'offset@soon'"):
+        CodedPrivateMLConfig(n_workers=9, byzantine=1, faults={3: "offset@soon"}, **BASE)
     with pytest.raises(ValueError, match="rank 12 is not a worker"):
         CodedPrivateMLConfig(n_workers=9, byzantine=1, faults={12: "random"}, **BASE)
     with pytest.raises(ValueError, match="integer >= 0"):
         CodedPrivateMLConfig(n_workers=9, byzantine=-1, **BASE)
-    assert parse_faults("3:random,5:poly") == {3: "random", 5: "poly"}
+    assert parse_faults("3:random,5:poly@2") == {3: "random", 5: "poly@2"}
     import argparse
 
     with pytest.raises(argparse.ArgumentTypeError, match="RANK:MODE"):

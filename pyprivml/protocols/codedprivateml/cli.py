@@ -22,7 +22,7 @@ import argparse
 
 from ..optim import OPTIMIZERS
 from ..regression import add_regression_arguments, config_fields, train_from_args
-from .config import FAULT_MODES, CodedPrivateMLConfig
+from .config import FAULT_MODES, CodedPrivateMLConfig, parse_fault
 from .estimators import DEFAULT_MAX_ITER, DEFAULT_TOL
 from .roles import run_codedprivateml
 
@@ -51,17 +51,23 @@ def parse_straggle(text: str | None) -> dict:
 
 
 def parse_faults(text: str | None) -> dict:
-    """``"RANK:MODE,..."`` -> {rank: mode}, MODE one of random, offset, scale, poly (Byzantine workers).
+    """``"RANK:MODE,..."`` -> {rank: mode}, MODE one of random, offset, scale, poly (Byzantine workers),
+    optionally ``@ITERATION``, the first iteration the worker lies in.
 
-    >>> parse_faults("3:random,5:poly")
-    {3: 'random', 5: 'poly'}
+    >>> parse_faults("3:random,5:poly@2")
+    {3: 'random', 5: 'poly@2'}
     """
     out: dict = {}
     for item in (text or "").split(",") if text else []:
         rank, sep, mode = item.partition(":")
-        if not sep or not rank.strip().isdigit() or mode not in FAULT_MODES:
+        try:
+            if not sep or not rank.strip().isdigit():
+                raise ValueError("no RANK:")
+            parse_fault(mode)
+        except ValueError:
             raise argparse.ArgumentTypeError(f"bad Byzantine worker {item!r}: expected RANK:MODE with MODE one of "
-                                             f"{', '.join(FAULT_MODES)}, e.g. 3:random")
+                                             f"{', '.join(FAULT_MODES)}, optionally @ITERATION, e.g. 3:random "
+                                             f"or 5:offset@2") from None
         out[int(rank)] = mode
     return out
 
@@ -117,7 +123,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--straggle", type=parse_straggle, default={}, metavar="RANK:SECONDS,...",
                    help="delay these worker ranks by SECONDS per iteration (inf: never answer)")
     g.add_argument("--byzantine", type=parse_faults, default={}, metavar="RANK:MODE,...",
-                   help="make these worker ranks return wrong results (random, offset, scale, poly)")
+                   help="make these worker ranks return wrong results (random, offset, scale, poly; "
+                        "MODE@ITERATION: from that iteration on)")
     g.add_argument("--tolerate", type=int, default=None, metavar="A",
                    help="wrong results corrected per iteration (default: the number of --byzantine workers)")
 

@@ -66,6 +66,21 @@ def choose_K_T(N: int, degree: int = 1, case: int = 2, K: int | None = None, T: 
 FAULT_MODES = ("random", "offset", "scale", "poly")
 
 
+def parse_fault(mode) -> tuple[str, int]:
+    """An injected fault ``"MODE"`` or ``"MODE@ITERATION"`` -> (MODE, the first iteration it lies in):
+    a worker honest at first and wrong from then on (a fault that appears after the budget of A is
+    spent must still be detected).
+
+    >>> parse_fault("offset"), parse_fault("scale@3")
+    (('offset', 0), ('scale', 3))
+    """
+    kind, sep, start = str(mode).partition("@")
+    if kind not in FAULT_MODES or (sep and not start.isdigit()):
+        raise ValueError(f"a fault's mode must be one of {', '.join(FAULT_MODES)}, optionally followed by "
+                         f"@ITERATION (the first iteration it lies in, e.g. offset@3), got {mode!r}")
+    return kind, int(start) if sep else 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class CodedPrivateMLConfig(RegressionConfig):
     """Every parameter of one CodedPrivateML run (public: all ranks may hold it).
@@ -106,7 +121,8 @@ class CodedPrivateMLConfig(RegressionConfig):
     straggle: dict = field(default_factory=dict)
     #: A: wrong results corrected per iteration (Reed–Solomon, Berlekamp–Welch); needs N >= threshold + 2A
     byzantine: int = 0
-    #: fault injection for tests and demos: rank -> "random" | "offset" | "scale" | "poly"
+    #: fault injection for tests and demos: rank -> "random" | "offset" | "scale" | "poly", each
+    #: optionally "@ITERATION", the first iteration the worker lies in (:func:`parse_fault`)
     faults: dict = field(default_factory=dict)
     #: several primes (CRT): a tuple of distinct primes, a count k, or "auto"; None: the one prime p
     primes: tuple | int | str | None = None
@@ -144,8 +160,10 @@ class CodedPrivateMLConfig(RegressionConfig):
         for rank, mode in self.faults.items():
             if not 1 <= int(rank) <= self.n_workers:
                 raise ValueError(f"faults: rank {rank} is not a worker (workers are ranks 1..{self.n_workers})")
-            if mode not in FAULT_MODES:
-                raise ValueError(f"faults: worker {rank}'s mode must be one of {', '.join(FAULT_MODES)}, got {mode!r}")
+            try:
+                parse_fault(mode)
+            except ValueError as exc:
+                raise ValueError(f"faults: worker {rank}: {exc}") from None
         for rank, delay in self.straggle.items():
             if not 1 <= int(rank) <= self.n_workers:
                 raise ValueError(f"straggle: rank {rank} is not a worker (workers are ranks 1..{self.n_workers})")

@@ -61,7 +61,7 @@ from ...reedsolomon import TooManyErrors, locate_errors
 from ..fixedpoint import s_bar
 from ..regression import RegressionMaster, RegressionResult, float_references, gram_pays
 from ..tags import tags_for
-from .config import CodedPrivateMLConfig
+from .config import CodedPrivateMLConfig, parse_fault
 
 __all__ = ["run_codedprivateml", "master_role", "worker_role", "worker_compute", "DegreeOneWorker",
            "plaintext_gradient_field", "encode_shares",
@@ -149,7 +149,7 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
         Xt, _ = transport.recv(0, TAGS.data)                     # step 3: X̃_i, once (per prime)
     shares = list(Xt) if multi else [Xt]
     delay = float(config.straggle.get(transport.rank, 0.0))
-    fault = config.faults.get(transport.rank)
+    fault, lies_from = parse_fault(config.faults[transport.rank]) if transport.rank in config.faults else (None, 0)
     fault_rng = np.random.default_rng(transport.rank)
     start = transport.now()
     rows, d = shares[0].shape
@@ -160,10 +160,10 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
                 for X_, c, F in zip(shares, coefficients, fields)]
     setup_seconds = transport.now() - start
 
-    def compute_f(Wt):
+    def compute_f(Wt, t):
         """f over every prime's field; one array (one prime) or their stack (several)."""
         out = [fn(W_) for fn, W_ in zip(computes, Wt if multi else [Wt])]
-        if fault is not None:
+        if fault is not None and t >= lies_from:
             out = [corrupt(f_, fault, F, alpha=int(setup.get("alpha", 0)), rng=fault_rng)
                    for f_, F in zip(out, fields)]
         return np.stack(out) if multi else out[0]
@@ -179,7 +179,7 @@ def worker_role(transport: Transport, config: CodedPrivateMLConfig) -> dict:
             t += 1
             continue
         start = transport.now()
-        f = compute_f(msg)                                       # steps 8-11, eqs. (15), (18)
+        f = compute_f(msg, t)                                     # steps 8-11, eqs. (15), (18)
         compute.append(transport.now() - start)
         if delay > 0:
             time.sleep(delay)
@@ -256,7 +256,8 @@ class _Master(RegressionMaster):
             for i, rank in enumerate(self.workers):
                 # only an injected "poly" fault needs its (public) evaluation point α_i; honest
                 # workers receive exactly the protocol's setup
-                extra = {"alpha": int(self.code.alphas[i])} if self.cfg.faults.get(rank) == "poly" else {}
+                extra = ({"alpha": int(self.code.alphas[i])}
+                         if rank in self.cfg.faults and parse_fault(self.cfg.faults[rank])[0] == "poly" else {})
                 self.transport.send({**public, **extra}, rank, TAGS.setup)
 
     def _per_prime(self, bar):
@@ -295,16 +296,20 @@ class _Master(RegressionMaster):
         cfg, t = self.cfg, self.transport
         with self.timer("encoding"):
             Wt = self._encode(Wbar, replicated=True)                # step 7, eqs. (11)-(12), fresh masks
+        # workers found Byzantine are out of the run: sent no more weights, never waited for
+        active = [rank for rank in self.workers if rank not in self.faulty]
         with t.in_phase("weights"):
-            for i, rank in enumerate(self.workers):
-                self.pending.append(t.isend(Wt[i], rank, TAGS.weights))
+            for rank in active:
+                self.pending.append(t.isend(Wt[rank - 1], rank, TAGS.weights))
         self.while_waiting()                                        # the last update's metrics
         with t.in_phase("results"):
-            # needed + 2A results correct A wrong ones; one more, when there is one, detects A + 1
+            # needed + 2e results correct the e = A - (found so far) wrong ones still possible; one
+            # more, when there is one, detects e + 1
             A = self.byzantine
-            count = min(self.needed + 2 * A + (1 if A else 0), len(self.workers))
+            left = A - len(self.faulty)
+            count = min(self.needed + 2 * left + (1 if A else 0), len(active))
             try:
-                got = t.gather_first(self.workers, count, TAGS.result(it), timeout=cfg.timeout)
+                got = t.gather_first(active, count, TAGS.result(it), timeout=cfg.timeout)
             except TransportTimeout as exc:
                 raise TransportTimeout(
                     f"iteration {it}: the master needs {self.needed} results (the recovery threshold "
@@ -312,11 +317,9 @@ class _Master(RegressionMaster):
                     missing=exc.missing) from None
         self.pending = [r for r in self.pending if not r.test()]
         self.received.append(list(got))
-        if self.byzantine:
-            got = {r: f for r, f in got.items() if r not in self.faulty}      # known faulty: dropped
-            left = self.byzantine - len(self.faulty)
+        if A:
             with self.timer("decoding"):
-                got = self._correct(it, got, left) if left > 0 else dict(list(got.items())[:self.needed])
+                got = self._correct(it, got, left)
         self.used.append(list(got))
         with self.timer("decoding"):
             totals = []
@@ -341,26 +344,29 @@ class _Master(RegressionMaster):
         """Reed–Solomon error location on two secret random combinations of the coordinates: a
         wrong result shows in a combination unless its error is orthogonal to the random vector
         (probability 1/p each), so a fault escapes both with probability 1/p². The ranks found are
-        named, their later results are dropped unread, and ``needed`` of the others are decoded."""
+        named and dropped from the run, and ``needed`` of the others are decoded. With ``left`` = 0
+        (every fault of the budget found) the spare result still checks that the rest agree."""
         ranks = list(got)
         xs = [int(self.code.alphas[r - 1]) for r in ranks]
         wrong = set()
-        for j, F in enumerate(self.fields):          # several primes: a fault shows in any of them
-            Y = np.stack([np.asarray(got[r][j] if self.multi else got[r], dtype=np.int64) for r in ranks])
-            try:
+        try:
+            for j, F in enumerate(self.fields):          # several primes: a fault shows in any of them
+                Y = np.stack([np.asarray(got[r][j] if self.multi else got[r], dtype=np.int64) for r in ranks])
                 for _ in range(2):
                     c = self._combine.integers(0, F.p, size=Y.shape[1])
                     ys = modmatvec(Y, c, F, check=False)
                     wrong |= {ranks[i] for i in locate_errors(xs, ys.tolist(), k=self.needed, e=left, p=F.p)}
-            except TooManyErrors as exc:
-                raise TooManyErrors(f"iteration {it}: more than the {self.byzantine} Byzantine workers the run "
-                                    f"corrects returned wrong results ({exc}); already identified: "
-                                    f"{sorted(self.faulty) or 'none'}. No model is produced from wrong results; "
-                                    f"run with more workers or a larger --byzantine") from None
+            if len(wrong) > left:                        # each location was within e; together not
+                raise TooManyErrors(f"{len(wrong)} results disagree across the combinations, more than {left}")
+        except TooManyErrors as exc:
+            raise TooManyErrors(f"iteration {it}: more than the {self.byzantine} Byzantine workers the run "
+                                f"corrects returned wrong results ({exc}); already identified: "
+                                f"{sorted(self.faulty) or 'none'}. No model is produced from wrong results; "
+                                f"run with more workers or a larger --byzantine") from None
         for r in sorted(wrong):
             self.faulty.setdefault(r, it)
             self.warnings.append(f"iteration {it}: worker rank {r} returned a wrong result (Byzantine); "
-                                 f"its results are ignored from now on")
+                                 f"it is sent no more weights and no longer waited for")
         good = [r for r in ranks if r not in wrong][:self.needed]
         return {r: got[r] for r in good}
 
